@@ -1,0 +1,1 @@
+//! GGUF header sanity checks (placeholder, being written).

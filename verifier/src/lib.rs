@@ -1,0 +1,30 @@
+//! tollgate's verification library: digests, model manifests and format checks.
+//!
+//! Everything tollgate decides starts from digests of what is on disk. This crate turns a model
+//! directory into an OpenSSF model signing v1.0 manifest ([`manifest`]) by walking it under
+//! explicit rules ([`walk`]) and hashing files and shards in parallel ([`digest::engine`]). It
+//! also checks weight files for format violations before anyone loads them ([`safetensors`],
+//! [`gguf`]).
+//!
+//! ```no_run
+//! use tollgate_verifier::manifest::{HashConfig, hash_model};
+//! use tollgate_verifier::walk::WalkOptions;
+//! use tollgate_verifier::digest::engine::NoProgress;
+//!
+//! let manifest = hash_model(
+//!     std::path::Path::new("my-model"),
+//!     &WalkOptions::default(),
+//!     &HashConfig::default(),
+//!     &NoProgress,
+//! )?;
+//! println!("{}", manifest.root_digest());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod digest;
+pub mod gguf;
+pub mod manifest;
+pub mod safetensors;
+pub mod walk;

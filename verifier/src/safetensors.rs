@@ -1,0 +1,1 @@
+//! safetensors format checks (placeholder, being written).
