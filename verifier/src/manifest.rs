@@ -452,7 +452,8 @@ fn parse_serialization(v: &Value) -> Result<Serialization, ManifestError> {
             .as_bool()
             .ok_or_else(|| bad("serialization.allow_symlinks is not a boolean".into()))?,
     };
-    let ignore_paths = match v.get("ignore_paths") {
+    // A set in model_signing (written in arbitrary order): kept sorted.
+    let mut ignore_paths: Vec<String> = match v.get("ignore_paths") {
         None => Vec::new(),
         Some(list) => list
             .as_array()
@@ -465,6 +466,8 @@ fn parse_serialization(v: &Value) -> Result<Serialization, ManifestError> {
             })
             .collect::<Result<_, _>>()?,
     };
+    ignore_paths.sort();
+    ignore_paths.dedup();
     Ok(Serialization {
         method,
         hash_type,
