@@ -6,6 +6,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tollgate_verifier::digest::HashAlgorithm;
 
+use crate::cmd::key::KeyArgs;
+use crate::cmd::keygen::KeygenArgs;
+use crate::cmd::sign::SignArgs;
+use crate::cmd::verify::VerifyArgs;
 use crate::output::OutputFormat;
 
 /// Decide which model weights and container images may reach serving clusters.
@@ -13,7 +17,12 @@ use crate::output::OutputFormat;
 /// Exit codes: 0 success; 1 rejected (format violations, failed verification); 2 usage or
 /// input error.
 #[derive(Debug, Parser)]
-#[command(name = "tollgate", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "tollgate",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -23,6 +32,10 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     Hash(HashArgs),
     Inspect(InspectArgs),
+    Keygen(KeygenArgs),
+    Key(KeyArgs),
+    Sign(SignArgs),
+    Verify(VerifyArgs),
 }
 
 /// Compute a model's OpenSSF model signing v1.0 manifest and root digest.
@@ -137,7 +150,11 @@ fn parse_size(s: &str) -> Result<u64, String> {
         "KiB" => 1 << 10,
         "MiB" => 1 << 20,
         "GiB" => 1 << 30,
-        other => return Err(format!("unknown size unit {other:?} (use K, M, G, KiB, MiB, GiB)")),
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} (use K, M, G, KiB, MiB, GiB)"
+            ));
+        }
     };
     match n.checked_mul(factor) {
         Some(0) => Err("size must be at least 1 byte".into()),

@@ -27,6 +27,20 @@ impl Bar {
         Self(Some(bar))
     }
 
+    /// A counter of bytes hashed when the total is not known up front (verification walks
+    /// inside the library), on terminals only.
+    pub(crate) fn for_unknown_total(enabled: bool) -> Self {
+        if !enabled || !std::io::stderr().is_terminal() {
+            return Self(None);
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        let style =
+            ProgressStyle::with_template("{spinner} {bytes} hashed, {binary_bytes_per_sec}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        Self(Some(bar))
+    }
+
     /// Removes the bar before results are printed.
     pub(crate) fn finish(&self) {
         if let Some(bar) = &self.0 {

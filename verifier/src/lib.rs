@@ -23,8 +23,15 @@
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bundle;
 pub mod digest;
+pub mod dsse;
 pub mod gguf;
+pub mod inspect;
+pub mod intoto;
+pub mod keys;
 pub mod manifest;
+pub mod model;
 pub mod safetensors;
 pub mod walk;
+pub mod x509;

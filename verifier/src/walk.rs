@@ -156,6 +156,54 @@ impl ModelTree {
 
 /// Walks the model at `root` (a directory or a single file).
 pub fn walk(root: &Path, options: &WalkOptions) -> Result<ModelTree, WalkError> {
+    let (root, meta, ignores, mut tree) = start(root, options)?;
+    if meta.is_dir() {
+        let mut walker = Walker {
+            root: &root,
+            options,
+            ignores: &ignores,
+            files: &mut tree.files,
+        };
+        walker.dir(&root, "")?;
+    }
+    Ok(tree)
+}
+
+/// Like [`walk`], but takes only the files `names` lists (relative `/`-separated names, as a
+/// manifest has them; `"."` for a single-file model). Names that do not exist, or are
+/// directories, are left out, so a comparison reports them as missing. Callers must have
+/// checked that names stay inside the model.
+pub fn walk_named(
+    root: &Path,
+    names: &[&str],
+    options: &WalkOptions,
+) -> Result<ModelTree, WalkError> {
+    let (root, meta, _, mut tree) = start(root, options)?;
+    if meta.is_dir() {
+        let mut walker = Walker {
+            root: &root,
+            options,
+            ignores: &[],
+            files: &mut tree.files,
+        };
+        for name in names.iter().filter(|n| **n != ".") {
+            let path = root.join(name);
+            match fs::symlink_metadata(&path) {
+                Ok(meta) => walker.entry(path, (*name).to_owned(), &meta, false)?,
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(WalkError::Io { path, err }),
+            }
+        }
+    }
+    Ok(tree)
+}
+
+/// Resolves the root and builds the tree's frame: name, recorded ignores, and for a
+/// single-file model its one file.
+fn start(
+    root: &Path,
+    options: &WalkOptions,
+) -> Result<(PathBuf, fs::Metadata, Vec<Vec<String>>, ModelTree), WalkError> {
     // The root the user named is resolved, symlink or not: naming it is consent to follow it.
     let root = fs::canonicalize(root).map_err(|err| WalkError::Io {
         path: root.to_owned(),
@@ -172,38 +220,29 @@ pub fn walk(root: &Path, options: &WalkOptions) -> Result<ModelTree, WalkError> 
         path: root.clone(),
         err,
     })?;
-
     let mut files = Vec::new();
-    if meta.is_dir() {
-        let mut walker = Walker {
-            root: &root,
-            options,
-            ignores: &ignores,
-            files: &mut files,
-        };
-        walker.dir(&root, "")?;
-    } else if meta.is_file() {
+    if meta.is_file() {
         files.push(ModelFile {
             name: ".".into(),
             path: root.clone(),
             size: meta.len(),
         });
-    } else {
+    } else if !meta.is_dir() {
         return Err(WalkError::SpecialFile {
             kind: special_kind(&meta),
             path: root,
         });
     }
-
-    let mut ignore_paths: Vec<String> = ignores.into_iter().map(|c| c.join("/")).collect();
+    let mut ignore_paths: Vec<String> = ignores.iter().map(|c| c.join("/")).collect();
     ignore_paths.sort();
     ignore_paths.dedup();
-    Ok(ModelTree {
+    let tree = ModelTree {
         model_name,
         files,
         ignore_paths,
         allow_symlinks: options.symlinks.allows_symlinks(),
-    })
+    };
+    Ok((root, meta, ignores, tree))
 }
 
 /// Ignores as lists of components relative to the root.
@@ -310,24 +349,40 @@ impl Walker<'_> {
                 path: path.clone(),
                 err,
             })?;
-            if meta.file_type().is_symlink() {
-                self.symlink(path, rel)?;
-            } else if meta.is_dir() {
-                self.dir(&path, &rel)?;
-            } else if meta.is_file() {
-                self.files.push(ModelFile {
-                    name: rel,
-                    path,
-                    size: meta.len(),
-                });
-            } else {
-                return Err(WalkError::SpecialFile {
-                    kind: special_kind(&meta),
-                    path,
-                });
-            }
+            self.entry(path, rel, &meta, true)?;
         }
         Ok(())
+    }
+
+    /// Adds one entry (descending into directories when `descend`).
+    fn entry(
+        &mut self,
+        path: PathBuf,
+        rel: String,
+        meta: &fs::Metadata,
+        descend: bool,
+    ) -> Result<(), WalkError> {
+        if meta.file_type().is_symlink() {
+            self.symlink(path, rel)
+        } else if meta.is_dir() {
+            if descend {
+                self.dir(&path, &rel)
+            } else {
+                Ok(())
+            }
+        } else if meta.is_file() {
+            self.files.push(ModelFile {
+                name: rel,
+                path,
+                size: meta.len(),
+            });
+            Ok(())
+        } else {
+            Err(WalkError::SpecialFile {
+                kind: special_kind(meta),
+                path,
+            })
+        }
     }
 
     fn symlink(&mut self, path: PathBuf, rel: String) -> Result<(), WalkError> {

@@ -13,7 +13,9 @@ fn payload(name: &str) -> Value {
 }
 
 fn signed_root(statement: &Value) -> Digest {
-    let hex = statement["subject"][0]["digest"]["sha256"].as_str().unwrap();
+    let hex = statement["subject"][0]["digest"]["sha256"]
+        .as_str()
+        .unwrap();
     Digest::from_hex(HashAlgorithm::Sha256, hex).unwrap()
 }
 
@@ -23,26 +25,66 @@ fn signed_root(statement: &Value) -> Digest {
 fn roots_match_model_signing_vectors() {
     let cases = [
         ("key.payload.json", HashAlgorithm::Sha256, Method::Files),
-        ("key-shards64.payload.json", HashAlgorithm::Sha256, Method::Shards { shard_size: 64 }),
+        (
+            "key-shards64.payload.json",
+            HashAlgorithm::Sha256,
+            Method::Shards { shard_size: 64 },
+        ),
         (
             "key-shards-default.payload.json",
             HashAlgorithm::Sha256,
-            Method::Shards { shard_size: DEFAULT_SHARD_SIZE },
+            Method::Shards {
+                shard_size: DEFAULT_SHARD_SIZE,
+            },
         ),
-        ("key-blake2.payload.json", HashAlgorithm::Blake2b, Method::Files),
-        ("key-blake3.payload.json", HashAlgorithm::Blake3, Method::Files),
-        ("reimpl-key-shards64.payload.json", HashAlgorithm::Sha256, Method::Shards { shard_size: 64 }),
+        (
+            "key-blake2.payload.json",
+            HashAlgorithm::Blake2b,
+            Method::Files,
+        ),
+        (
+            "key-blake3.payload.json",
+            HashAlgorithm::Blake3,
+            Method::Files,
+        ),
+        (
+            "reimpl-key-shards64.payload.json",
+            HashAlgorithm::Sha256,
+            Method::Shards { shard_size: 64 },
+        ),
     ];
     for (file, algorithm, method) in cases {
         let statement = payload(file);
         let signed = Manifest::from_predicate("model", &statement["predicate"]).unwrap();
-        assert_eq!(signed.root_digest(), signed_root(&statement), "{file}: listed order");
+        assert_eq!(
+            signed.root_digest(),
+            signed_root(&statement),
+            "{file}: listed order"
+        );
 
-        let config = HashConfig { algorithm, method, shard_empty_files: false };
-        let ours = hash_model(&testdata().join("model"), &WalkOptions::default(), &config, &NoProgress).unwrap();
-        assert!(signed.diff(&ours).is_empty(), "{file}:\n{}", signed.diff(&ours));
+        let config = HashConfig {
+            algorithm,
+            method,
+            shard_empty_files: false,
+        };
+        let ours = hash_model(
+            &testdata().join("model"),
+            &WalkOptions::default(),
+            &config,
+            &NoProgress,
+        )
+        .unwrap();
+        assert!(
+            signed.diff(&ours).is_empty(),
+            "{file}:\n{}",
+            signed.diff(&ours)
+        );
         assert_eq!(ours.root_digest(), signed_root(&statement), "{file}: root");
-        assert_eq!(ours.serialization(), signed.serialization(), "{file}: serialization");
+        assert_eq!(
+            ours.serialization(),
+            signed.serialization(),
+            "{file}: serialization"
+        );
     }
 }
 
@@ -55,14 +97,23 @@ fn tampered_model_is_named_in_the_diff() {
     std::fs::write(dir.path().join("config.json"), b"{}").unwrap();
     std::fs::write(dir.path().join("added.bin"), b"x").unwrap();
     std::fs::remove_file(dir.path().join("empty.txt")).unwrap();
-    let ours = hash_model(dir.path(), &WalkOptions::default(), &HashConfig::default(), &NoProgress).unwrap();
+    let ours = hash_model(
+        dir.path(),
+        &WalkOptions::default(),
+        &HashConfig::default(),
+        &NoProgress,
+    )
+    .unwrap();
     let diff = signed.diff(&ours);
     assert_eq!(diff.extra, ["added.bin"]);
     assert_eq!(diff.missing, ["empty.txt"]);
     assert_eq!(diff.changed.len(), 1);
     assert_eq!(diff.changed[0].name, "config.json");
     let text = diff.to_string();
-    assert!(text.contains("config.json: digest mismatch (expected sha256:"), "{text}");
+    assert!(
+        text.contains("config.json: digest mismatch (expected sha256:"),
+        "{text}"
+    );
     assert_ne!(ours.root_digest(), signed.root_digest());
 }
 
@@ -81,8 +132,17 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn predicate_round_trips_with_integer_shard_size() {
-    let config = HashConfig { method: Method::Shards { shard_size: 64 }, ..Default::default() };
-    let m = hash_model(&testdata().join("model"), &WalkOptions::default(), &config, &NoProgress).unwrap();
+    let config = HashConfig {
+        method: Method::Shards { shard_size: 64 },
+        ..Default::default()
+    };
+    let m = hash_model(
+        &testdata().join("model"),
+        &WalkOptions::default(),
+        &config,
+        &NoProgress,
+    )
+    .unwrap();
     let p = m.to_predicate();
     assert_eq!(p["serialization"]["shard_size"], json!(64));
     assert_eq!(p["resources"][0]["algorithm"], "sha256-sharded-64");
@@ -95,11 +155,19 @@ fn predicate_round_trips_with_integer_shard_size() {
 fn malformed_predicates_are_rejected_with_the_field_named() {
     let base = payload("key-shards64.payload.json")["predicate"].clone();
     let cases: [(&str, fn(&mut Value)); 6] = [
-        ("shard_size", |p| p["serialization"]["shard_size"] = json!(64.5)),
-        ("shard_size", |p| p["serialization"]["shard_size"] = json!(0)),
-        ("hash_type", |p| p["serialization"]["hash_type"] = json!("md5")),
+        ("shard_size", |p| {
+            p["serialization"]["shard_size"] = json!(64.5)
+        }),
+        ("shard_size", |p| {
+            p["serialization"]["shard_size"] = json!(0)
+        }),
+        ("hash_type", |p| {
+            p["serialization"]["hash_type"] = json!("md5")
+        }),
         ("method", |p| p["serialization"]["method"] = json!("chunks")),
-        ("not path:start:end", |p| p["resources"][0]["name"] = json!("LICENSE:0")),
+        ("not path:start:end", |p| {
+            p["resources"][0]["name"] = json!("LICENSE:0")
+        }),
         ("digest", |p| p["resources"][0]["digest"] = json!("abc")),
     ];
     for (needle, mutate) in cases {
@@ -120,21 +188,62 @@ fn shard_mode_rules() {
         shard_empty_files: empty,
         ..Default::default()
     };
-    let names = |m: &Manifest| m.resources().iter().map(|r| r.key.to_string()).collect::<Vec<_>>();
-    let m = hash_model(dir.path(), &WalkOptions::default(), &shards(4, false), &NoProgress).unwrap();
+    let names = |m: &Manifest| {
+        m.resources()
+            .iter()
+            .map(|r| r.key.to_string())
+            .collect::<Vec<_>>()
+    };
+    let m = hash_model(
+        dir.path(),
+        &WalkOptions::default(),
+        &shards(4, false),
+        &NoProgress,
+    )
+    .unwrap();
     assert_eq!(names(&m), ["w:0:4", "w:4:8", "w:8:10"]);
-    let m = hash_model(dir.path(), &WalkOptions::default(), &shards(4, true), &NoProgress).unwrap();
+    let m = hash_model(
+        dir.path(),
+        &WalkOptions::default(),
+        &shards(4, true),
+        &NoProgress,
+    )
+    .unwrap();
     assert_eq!(names(&m), ["empty:0:0", "w:0:4", "w:4:8", "w:8:10"]);
-    let m = hash_model(dir.path(), &WalkOptions::default(), &shards(10, false), &NoProgress).unwrap();
+    let m = hash_model(
+        dir.path(),
+        &WalkOptions::default(),
+        &shards(10, false),
+        &NoProgress,
+    )
+    .unwrap();
     assert_eq!(names(&m), ["w:0:10"]);
 
     std::fs::write(dir.path().join("a:b"), b"x").unwrap();
-    let err = hash_model(dir.path(), &WalkOptions::default(), &shards(4, false), &NoProgress).unwrap_err();
-    assert!(matches!(err, ManifestError::ColonInShardedName { .. }), "{err}");
-    let files = hash_model(dir.path(), &WalkOptions::default(), &HashConfig::default(), &NoProgress).unwrap();
+    let err = hash_model(
+        dir.path(),
+        &WalkOptions::default(),
+        &shards(4, false),
+        &NoProgress,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ManifestError::ColonInShardedName { .. }),
+        "{err}"
+    );
+    let files = hash_model(
+        dir.path(),
+        &WalkOptions::default(),
+        &HashConfig::default(),
+        &NoProgress,
+    )
+    .unwrap();
     assert!(names(&files).contains(&"a:b".to_owned()));
 
-    let blake3 = HashConfig { algorithm: HashAlgorithm::Blake3, ..shards(4, false) };
+    let blake3 = HashConfig {
+        algorithm: HashAlgorithm::Blake3,
+        ..shards(4, false)
+    };
     assert!(matches!(
         hash_model(dir.path(), &WalkOptions::default(), &blake3, &NoProgress),
         Err(ManifestError::Config(_))
@@ -157,7 +266,13 @@ fn single_file_model_is_named_dot() {
 #[test]
 fn empty_model_has_the_empty_root() {
     let dir = tempfile::tempdir().unwrap();
-    let m = hash_model(dir.path(), &WalkOptions::default(), &HashConfig::default(), &NoProgress).unwrap();
+    let m = hash_model(
+        dir.path(),
+        &WalkOptions::default(),
+        &HashConfig::default(),
+        &NoProgress,
+    )
+    .unwrap();
     assert!(m.resources().is_empty());
     assert_eq!(m.root_digest(), Digest::sha256(b""));
 }
@@ -167,13 +282,20 @@ fn component_order_differs_from_string_order() {
     let key = |p: &str| ResourceKey::File { path: p.into() };
     assert!(key("tokenizer/vocab.txt") < key("tokenizer.json"));
     assert!("tokenizer/vocab.txt" > "tokenizer.json");
-    let shard = |s, e| ResourceKey::Shard { path: "w".into(), start: s, end: e };
+    let shard = |s, e| ResourceKey::Shard {
+        path: "w".into(),
+        start: s,
+        end: e,
+    };
     assert!(shard(2_000_000_000, 3_000_000_000) < shard(10_000_000_000, 11_000_000_000));
 }
 
 fn path_strategy() -> impl Strategy<Value = String> {
-    prop::collection::vec(prop::sample::select(vec!["a", "a.b", "a-", "b", "ü", "A", "a b"]), 1..4)
-        .prop_map(|parts| parts.join("/"))
+    prop::collection::vec(
+        prop::sample::select(vec!["a", "a.b", "a-", "b", "ü", "A", "a b"]),
+        1..4,
+    )
+    .prop_map(|parts| parts.join("/"))
 }
 
 proptest! {

@@ -1,0 +1,201 @@
+//! `tollgate verify model`: check a model on disk against its signature.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use tollgate_verifier::bundle::{Bundle, BundleError};
+use tollgate_verifier::keys::PublicKey;
+use tollgate_verifier::manifest::Diff;
+use tollgate_verifier::model::{self, ModelError, SignedBy, Trust, VerifyOptions};
+use tollgate_verifier::x509::Certificate;
+
+use crate::output::{self, OutputFormat};
+use crate::progress::Bar;
+use crate::{cmd, exit};
+
+/// Verify an artifact's signature.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tollgate verify model ./llama-3-8b --signature model.sig --key release.pub
+  tollgate verify model ./llama-3-8b --signature model.sig --ca root-ca.pem")]
+pub(crate) struct VerifyArgs {
+    #[command(subcommand)]
+    pub(crate) what: VerifyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum VerifyCommand {
+    Model(VerifyModelArgs),
+}
+
+/// Verify a model against an OpenSSF model signing signature.
+///
+/// Checks the signature with the given key or CA roots, then re-hashes the model with the
+/// serialization the signature records (files or shards, any hash) and lists every extra,
+/// missing and changed file. Exit 0 verified, 1 not verified, 2 usage or input error.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tollgate verify model ./llama-3-8b --signature model.sig --key release.pub
+  tollgate verify model ./llama-3-8b --signature model.sig --ca root-ca.pem
+  tollgate verify model ./llama-3-8b --signature model.sig --ca root-ca.pem --at 2026-01-01T00:00:00Z
+  tollgate verify model ./m --signature m.sig --key release.pub --ignore-unsigned-files --output json")]
+pub(crate) struct VerifyModelArgs {
+    /// Model directory or file.
+    pub(crate) path: PathBuf,
+    /// The signature (Sigstore bundle) to check.
+    #[arg(long, value_name = "SIG")]
+    pub(crate) signature: PathBuf,
+    /// Public key (SPKI PEM) the model must be signed with.
+    #[arg(
+        long,
+        value_name = "PUB",
+        required_unless_present = "ca",
+        conflicts_with = "ca"
+    )]
+    pub(crate) key: Option<PathBuf>,
+    /// Root CA certificates (PEM) the signing certificate must chain to; repeatable.
+    #[arg(long, value_name = "ROOT_PEM")]
+    pub(crate) ca: Vec<PathBuf>,
+    /// Check certificates at this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub(crate) at: Option<SystemTime>,
+    /// Hash only the files the signature names; unsigned files on disk are not reported.
+    #[arg(long)]
+    pub(crate) ignore_unsigned_files: bool,
+    /// Also leave out this path (relative to the model root); repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) ignore: Vec<PathBuf>,
+    /// If the signature allows symlinks, also follow ones leading outside the model.
+    #[arg(long)]
+    pub(crate) allow_external_symlinks: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) threads: Option<u16>,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    pub(crate) no_progress: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) output: OutputFormat,
+}
+
+fn parse_time(s: &str) -> Result<SystemTime, String> {
+    humantime::parse_rfc3339_weak(s)
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time ({e}), e.g. 2026-01-31T12:00:00Z"))
+}
+
+pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    match &args.what {
+        VerifyCommand::Model(a) => verify_model(a),
+    }
+}
+
+fn verify_model(args: &VerifyModelArgs) -> anyhow::Result<ExitCode> {
+    let trust = trust(args)?;
+    let bundle = match Bundle::read_file(&args.signature) {
+        Ok(b) => b,
+        Err(err @ BundleError::Io { .. }) => return Err(err.into()),
+        Err(err) => return rejected(args, &format!("{}: {err}", args.signature.display())),
+    };
+    let signed = match model::verify_signature(&bundle, &trust) {
+        Ok(s) => s,
+        Err(err) => return rejected(args, &format!("{}: {err}", args.signature.display())),
+    };
+    let mut options = VerifyOptions {
+        extra_ignores: args.ignore.clone(),
+        ignore_unsigned_files: args.ignore_unsigned_files,
+        allow_external_symlinks: args.allow_external_symlinks,
+    };
+    if let Some(inside) = cmd::sign::inside_model(&args.path, &args.signature)? {
+        options.extra_ignores.push(inside);
+    }
+    let result = cmd::with_pool(args.threads, || {
+        let bar = Bar::for_unknown_total(!args.no_progress);
+        let r = model::verify_model(&signed, &args.path, &options, &bar);
+        bar.finish();
+        r
+    })?;
+    let verification = match result {
+        Ok(v) => v,
+        Err(ModelError::Manifest(err)) => return Err(err.into()),
+        Err(err) => return rejected(args, &err.to_string()),
+    };
+    let signer = match signed.signer() {
+        SignedBy::Key(fp) => format!("key {fp}"),
+        SignedBy::Certificate(subject) => format!("certificate {subject}"),
+    };
+    let root = signed.manifest().root_digest();
+    let verified = verification.diff.is_empty();
+    match args.output {
+        OutputFormat::Json => output::print_json(&json!({
+            "verified": verified,
+            "model": args.path,
+            "root": root.to_string(),
+            "signer": signer,
+            "serialization": signed.manifest().serialization().to_json(),
+            "differences": diff_json(&verification.diff),
+        }))?,
+        OutputFormat::Text if verified => output::print(&format!(
+            "verified: {} matches {} ({root}, signed by {signer})\n",
+            args.path.display(),
+            args.signature.display()
+        ))?,
+        OutputFormat::Text => output::print(&format!(
+            "verification failed: {} does not match {}\n{}",
+            args.path.display(),
+            args.signature.display(),
+            verification.diff
+        ))?,
+    }
+    Ok(if verified { exit::OK } else { exit::rejected() })
+}
+
+fn trust(args: &VerifyModelArgs) -> anyhow::Result<Trust> {
+    if let Some(key) = &args.key {
+        let bytes = cmd::read_bounded(key, 1 << 20)?;
+        let key = PublicKey::from_pem(&bytes)
+            .with_context(|| format!("{}: cannot read public key", key.display()))?;
+        return Ok(Trust::Key(key));
+    }
+    let mut roots = Vec::new();
+    for path in &args.ca {
+        let bytes = cmd::read_bounded(path, 1 << 20)?;
+        roots.extend(
+            Certificate::parse_pem_bundle(&bytes)
+                .with_context(|| format!("{}: cannot read CA certificates", path.display()))?,
+        );
+    }
+    Ok(Trust::Roots {
+        roots,
+        at: args.at.unwrap_or_else(SystemTime::now),
+    })
+}
+
+/// Prints why verification failed and exits 1.
+fn rejected(args: &VerifyModelArgs, reason: &str) -> anyhow::Result<ExitCode> {
+    match args.output {
+        OutputFormat::Json => {
+            output::print_json(&json!({"verified": false, "model": args.path, "error": reason}))?
+        }
+        OutputFormat::Text => output::print(&format!("verification failed: {reason}\n"))?,
+    }
+    Ok(exit::rejected())
+}
+
+fn diff_json(diff: &Diff) -> Value {
+    json!({
+        "extra": diff.extra,
+        "missing": diff.missing,
+        "changed": diff.changed.iter().map(|c| json!({
+            "name": c.name,
+            "expected": c.expected.to_string(),
+            "actual": c.actual.to_string(),
+            "expected_algorithm": c.expected_algorithm,
+            "actual_algorithm": c.actual_algorithm,
+        })).collect::<Vec<_>>(),
+    })
+}
