@@ -129,6 +129,8 @@ mkdir -p "$BENCH_DIR"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-bench-results.XXXXXX")
 cleanup() {
+    # Keep the raw timings (small) next to the datasets for a second look.
+    cp "$OUT"/*.times "$OUT"/results.tsv "$OUT"/sizes.tsv "$BENCH_DIR"/ 2>/dev/null || true
     rm -rf "$OUT"
     if [[ $KEEP != 1 ]]; then rm -rf "$BENCH_DIR"/{big,eight,small,model}; fi
 }
@@ -230,7 +232,7 @@ PY
 run_dataset() {
     local ds=$1 dir=$BENCH_DIR/$1
     shift
-    printf '%s\t%s\t%s\n' "$ds" "$(find "$dir" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')" \
+    printf '%s\t%s\t%s\n' "$ds" "$(find "$dir" -type f -printf '%s\n' | awk '{s+=$1} END {printf "%.0f", s}')" \
         "$(find "$dir" -type f | wc -l)" >>"$OUT/sizes.tsv"
     warm "$dir"
     local files

@@ -59,6 +59,10 @@ pub(crate) struct HashArgs {
     pub(crate) output: OutputFormat,
 }
 
+/// Upper bound for `--threads`: hashing is bound by cores and memory bandwidth long before
+/// this, and each thread costs a stack.
+pub(crate) const MAX_THREADS: i64 = 1024;
+
 /// How a model is walked and hashed (shared by every command that hashes a model).
 #[derive(Debug, Args)]
 pub(crate) struct HashOptions {
@@ -90,8 +94,8 @@ pub(crate) struct HashOptions {
     /// Also follow symlinks leading outside the model (e.g. a Hugging Face cache snapshot).
     #[arg(long)]
     pub(crate) allow_external_symlinks: bool,
-    /// Worker threads (default: all cores).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    /// Worker threads, 1 to 1024 (default: all cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS))]
     pub(crate) threads: Option<u16>,
     /// Never draw a progress bar (it is drawn only when stderr is a terminal anyway).
     #[arg(long)]
@@ -190,6 +194,8 @@ mod tests {
         assert!(parse(&["--shards", "--no-shards"]).is_err());
         assert!(parse(&["--shard-size", "5", "--shards"]).is_err());
         assert!(parse(&["--threads", "0"]).is_err());
+        assert!(parse(&["--threads", "1025"]).is_err());
+        assert!(parse(&["--threads", "1024"]).is_ok());
         let Command::Hash(h) = parse(&["--shard-size", "1KiB"]).unwrap().command else {
             panic!("not hash")
         };

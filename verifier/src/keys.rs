@@ -200,7 +200,7 @@ pub enum KeyError {
         /// The file.
         path: PathBuf,
         /// What went wrong.
-        err: Box<KeyError>,
+        err: Box<Self>,
     },
     /// The input is larger than any key file.
     #[error(
@@ -779,6 +779,24 @@ impl KeyFormat {
             Self::Pkcs1Der => "pkcs1-der",
             Self::Cosign => "cosign",
             Self::CosignLegacy => "cosign-legacy",
+        }
+    }
+
+    /// What the format is, for people.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::SpkiPem => "PEM PUBLIC KEY (SubjectPublicKeyInfo)",
+            Self::SpkiDer => "DER SubjectPublicKeyInfo",
+            Self::Pkcs8Pem => "PEM PRIVATE KEY (PKCS#8)",
+            Self::Pkcs8Der => "DER PKCS#8",
+            Self::EncryptedPkcs8Pem => "PEM ENCRYPTED PRIVATE KEY (PKCS#8, PBES2)",
+            Self::EncryptedPkcs8Der => "DER encrypted PKCS#8 (PBES2)",
+            Self::Sec1Pem => "PEM EC PRIVATE KEY (SEC1)",
+            Self::Sec1Der => "DER SEC1 EC private key",
+            Self::Pkcs1Pem => "PEM RSA PRIVATE KEY (PKCS#1)",
+            Self::Pkcs1Der => "DER PKCS#1 RSA private key",
+            Self::Cosign => "cosign ENCRYPTED SIGSTORE PRIVATE KEY (scrypt + secretbox)",
+            Self::CosignLegacy => "cosign ENCRYPTED COSIGN PRIVATE KEY (scrypt + secretbox)",
         }
     }
 

@@ -69,9 +69,9 @@ pub enum ModelError {
     )]
     RootMismatch {
         /// `subject[0].digest.sha256`.
-        signed: Digest,
+        signed: Box<Digest>,
         /// SHA-256 over the listed resource digests.
-        computed: Digest,
+        computed: Box<Digest>,
     },
 }
 
@@ -270,7 +270,10 @@ fn manifest_of(statement: &Statement) -> Result<(Manifest, String), ModelError> 
     check_resource_names(&manifest)?;
     let computed = manifest.root_digest();
     if computed != signed {
-        return Err(ModelError::RootMismatch { signed, computed });
+        return Err(ModelError::RootMismatch {
+            signed: Box::new(signed),
+            computed: Box::new(computed),
+        });
     }
     Ok((manifest, subject.name.clone()))
 }

@@ -156,8 +156,13 @@ impl ModelTree {
 
 /// Walks the model at `root` (a directory or a single file).
 pub fn walk(root: &Path, options: &WalkOptions) -> Result<ModelTree, WalkError> {
-    let (root, meta, ignores, mut tree) = start(root, options)?;
-    if meta.is_dir() {
+    let Start {
+        root,
+        is_dir,
+        ignores,
+        mut tree,
+    } = start(root, options)?;
+    if is_dir {
         let mut walker = Walker {
             root: &root,
             options,
@@ -178,8 +183,13 @@ pub fn walk_named(
     names: &[&str],
     options: &WalkOptions,
 ) -> Result<ModelTree, WalkError> {
-    let (root, meta, _, mut tree) = start(root, options)?;
-    if meta.is_dir() {
+    let Start {
+        root,
+        is_dir,
+        mut tree,
+        ..
+    } = start(root, options)?;
+    if is_dir {
         let mut walker = Walker {
             root: &root,
             options,
@@ -198,12 +208,17 @@ pub fn walk_named(
     Ok(tree)
 }
 
+/// The resolved root and the frame of its tree, before any directory is read.
+struct Start {
+    root: PathBuf,
+    is_dir: bool,
+    ignores: Vec<Vec<String>>,
+    tree: ModelTree,
+}
+
 /// Resolves the root and builds the tree's frame: name, recorded ignores, and for a
 /// single-file model its one file.
-fn start(
-    root: &Path,
-    options: &WalkOptions,
-) -> Result<(PathBuf, fs::Metadata, Vec<Vec<String>>, ModelTree), WalkError> {
+fn start(root: &Path, options: &WalkOptions) -> Result<Start, WalkError> {
     // The root the user named is resolved, symlink or not: naming it is consent to follow it.
     let root = fs::canonicalize(root).map_err(|err| WalkError::Io {
         path: root.to_owned(),
@@ -242,7 +257,12 @@ fn start(
         ignore_paths,
         allow_symlinks: options.symlinks.allows_symlinks(),
     };
-    Ok((root, meta, ignores, tree))
+    Ok(Start {
+        root,
+        is_dir: meta.is_dir(),
+        ignores,
+        tree,
+    })
 }
 
 /// Ignores as lists of components relative to the root.

@@ -67,7 +67,8 @@ pub(crate) fn run(args: &KeyArgs) -> anyhow::Result<ExitCode> {
 struct Report {
     source: String,
     private: bool,
-    format: String,
+    /// `None` for a key on a PKCS#11 token.
+    format: Option<KeyFormat>,
     encrypted: Option<bool>,
     public: Option<PublicKey>,
 }
@@ -86,16 +87,10 @@ fn run_inspect(args: &KeyInspectArgs) -> anyhow::Result<ExitCode> {
 
 fn inspect_pkcs11(uri: &str) -> anyhow::Result<Report> {
     let signer = keys::load_signer(uri, None)?;
-    // Never echo a pin-value back.
-    let source = uri
-        .split(['?', ';'])
-        .filter(|a| !a.starts_with("pin-value="))
-        .collect::<Vec<_>>()
-        .join(";");
     Ok(Report {
-        source,
+        source: redact_pin(uri),
         private: true,
-        format: "pkcs11".into(),
+        format: None,
         encrypted: None,
         public: Some(signer.public_key().clone()),
     })
@@ -117,43 +112,27 @@ fn inspect_file(path: &Path) -> anyhow::Result<Report> {
     Ok(Report {
         source: path.display().to_string(),
         private: file.is_private(),
-        format: file.format().name().into(),
+        format: Some(file.format()),
         encrypted: Some(file.is_encrypted()),
         public: Some(public),
     })
 }
 
-fn format_description(format: &str) -> &'static str {
-    let known = [
-        KeyFormat::SpkiPem,
-        KeyFormat::SpkiDer,
-        KeyFormat::Pkcs8Pem,
-        KeyFormat::Pkcs8Der,
-        KeyFormat::EncryptedPkcs8Pem,
-        KeyFormat::EncryptedPkcs8Der,
-        KeyFormat::Sec1Pem,
-        KeyFormat::Sec1Der,
-        KeyFormat::Pkcs1Pem,
-        KeyFormat::Pkcs1Der,
-        KeyFormat::Cosign,
-        KeyFormat::CosignLegacy,
-    ];
-    match known.into_iter().find(|f| f.name() == format) {
-        Some(KeyFormat::SpkiPem) => "PEM PUBLIC KEY (SubjectPublicKeyInfo)",
-        Some(KeyFormat::SpkiDer) => "DER SubjectPublicKeyInfo",
-        Some(KeyFormat::Pkcs8Pem) => "PEM PRIVATE KEY (PKCS#8)",
-        Some(KeyFormat::Pkcs8Der) => "DER PKCS#8",
-        Some(KeyFormat::EncryptedPkcs8Pem) => "PEM ENCRYPTED PRIVATE KEY (PKCS#8, PBES2)",
-        Some(KeyFormat::EncryptedPkcs8Der) => "DER encrypted PKCS#8 (PBES2)",
-        Some(KeyFormat::Sec1Pem) => "PEM EC PRIVATE KEY (SEC1)",
-        Some(KeyFormat::Sec1Der) => "DER SEC1 EC private key",
-        Some(KeyFormat::Pkcs1Pem) => "PEM RSA PRIVATE KEY (PKCS#1)",
-        Some(KeyFormat::Pkcs1Der) => "DER PKCS#1 RSA private key",
-        Some(KeyFormat::Cosign) => "cosign ENCRYPTED SIGSTORE PRIVATE KEY (scrypt + secretbox)",
-        Some(KeyFormat::CosignLegacy) => "cosign ENCRYPTED COSIGN PRIVATE KEY (scrypt + secretbox)",
-        _ if format == "pkcs11" => "key on a PKCS#11 token",
-        _ => "",
+/// A `pkcs11:` URI with any `pin-value` replaced by `***`.
+fn redact_pin(uri: &str) -> String {
+    let mut out = String::with_capacity(uri.len());
+    let mut rest = uri;
+    while let Some(at) = rest.find("pin-value=") {
+        let value_start = at + "pin-value=".len();
+        out.push_str(&rest[..value_start]);
+        out.push_str("***");
+        let value_end = rest[value_start..]
+            .find([';', '&', '?'])
+            .map_or(rest.len(), |i| value_start + i);
+        rest = &rest[value_end..];
     }
+    out.push_str(rest);
+    out
 }
 
 fn text(report: &Report) -> String {
@@ -168,10 +147,11 @@ fn text(report: &Report) -> String {
             "public key"
         },
     );
-    line(
-        "format:",
-        &format!("{} ({})", report.format, format_description(&report.format)),
+    let format = report.format.map_or_else(
+        || "pkcs11 (key on a PKCS#11 token)".to_owned(),
+        |f| format!("{f} ({})", f.description()),
     );
+    line("format:", &format);
     if let Some(encrypted) = report.encrypted {
         line("encrypted:", if encrypted { "yes" } else { "no" });
     }
@@ -191,7 +171,7 @@ fn to_json(report: &Report) -> serde_json::Value {
     let mut value = json!({
         "key": report.source,
         "kind": if report.private { "private" } else { "public" },
-        "format": report.format,
+        "format": report.format.map_or("pkcs11", KeyFormat::name),
         "encrypted": report.encrypted,
     });
     if let Some(public) = &report.public {
@@ -284,16 +264,18 @@ mod tests {
     }
 
     #[test]
-    fn reports_name_every_format() {
-        for format in [
-            "spki-pem",
-            "pkcs8-pem",
-            "encrypted-pkcs8-der",
-            "cosign",
-            "cosign-legacy",
-            "pkcs11",
-        ] {
-            assert!(!format_description(format).is_empty(), "{format}");
-        }
+    fn pins_are_never_echoed() {
+        assert_eq!(
+            redact_pin("pkcs11:token=t;pin-value=1234;object=k"),
+            "pkcs11:token=t;pin-value=***;object=k"
+        );
+        assert_eq!(
+            redact_pin("pkcs11:token=t;object=k?pin-value=12%334&module-path=/m.so"),
+            "pkcs11:token=t;object=k?pin-value=***&module-path=/m.so"
+        );
+        assert_eq!(
+            redact_pin("pkcs11:token=t;object=k"),
+            "pkcs11:token=t;object=k"
+        );
     }
 }

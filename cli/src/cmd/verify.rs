@@ -13,6 +13,7 @@ use tollgate_verifier::manifest::Diff;
 use tollgate_verifier::model::{self, ModelError, SignedBy, Trust, VerifyOptions};
 use tollgate_verifier::x509::Certificate;
 
+use crate::args::MAX_THREADS;
 use crate::output::{self, OutputFormat};
 use crate::progress::Bar;
 use crate::{cmd, exit};
@@ -72,8 +73,8 @@ pub(crate) struct VerifyModelArgs {
     /// If the signature allows symlinks, also follow ones leading outside the model.
     #[arg(long)]
     pub(crate) allow_external_symlinks: bool,
-    /// Worker threads (default: all cores).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    /// Worker threads, 1 to 1024 (default: all cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS))]
     pub(crate) threads: Option<u16>,
     /// Never draw a progress bar.
     #[arg(long)]

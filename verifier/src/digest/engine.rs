@@ -172,7 +172,12 @@ pub(crate) fn hash_item_with(
 
     let mut hasher = Hasher::new(algorithm);
     let parallel = hasher.is_parallel() && item.len() >= PARALLEL_MIN;
-    mmap::for_each_segment(&file, item.start, item.len(), &mut |bytes| {
+    let segment = if parallel {
+        mmap::PARALLEL_SEGMENT
+    } else {
+        mmap::SEGMENT
+    };
+    mmap::for_each_segment(&file, item.start, item.len(), segment, &mut |bytes| {
         if parallel {
             hasher.update_parallel(bytes);
         } else {
@@ -267,7 +272,7 @@ mod tests {
                 file_size: n,
             },
             WorkItem::whole(p_big, n),
-            WorkItem::whole(p_small, 5).clone(),
+            WorkItem::whole(p_small, 5),
         ];
         for alg in HashAlgorithm::ALL {
             let got = hash_items(&items, alg, &NoProgress).unwrap();

@@ -14,7 +14,9 @@
 //! Signing is ECDSA only (as model_signing): the message is hashed with the curve's hash, signed
 //! with `CKM_ECDSA`, and the token's `r || s` converted to the ASN.1 DER form
 //! [`PublicKey::verify`] takes. The public key comes from the public key object with the same
-//! label or id (`CKA_EC_PARAMS` + `CKA_EC_POINT`, built into a SubjectPublicKeyInfo). The URI
+//! label or id (`CKA_EC_PARAMS` + `CKA_EC_POINT`, built into a SubjectPublicKeyInfo). PKCS#11
+//! login state belongs to the process: while one signer on a token is open, others on the same
+//! token are logged in already. The URI
 //! parser is hand-written: RFC 7512 is a dozen lines of percent-decoding and no maintained
 //! crate parses it.
 
@@ -549,7 +551,7 @@ fn raw_to_der(raw: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
     let malformed = || Pkcs11Error::Malformed {
         what: "ECDSA signature",
     };
-    if raw.is_empty() || raw.len() % 2 != 0 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
         return Err(malformed());
     }
     let (r, s) = raw.split_at(raw.len() / 2);
@@ -635,6 +637,173 @@ mod tests {
         assert_eq!(&der[der.len() - 3..], &[0x02, 0x01, 0x01]);
         assert!(raw_to_der(&[1, 2, 3]).is_err());
         assert!(raw_to_der(&[]).is_err());
+    }
+
+    const TOKEN: &str = "tollgate-test";
+    const PIN: &str = "1234";
+    const DIR_VAR: &str = "TOLLGATE_TEST_SOFTHSM_DIR";
+
+    fn run(cmd: &mut std::process::Command) -> std::process::Output {
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+        assert!(
+            out.status.success(),
+            "{cmd:?} failed: {}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// A SoftHSM token in a temporary directory with two imported keys (P-256 labelled `k`,
+    /// P-384 with id 02), then `softhsm_sign_inner` in a child test process whose
+    /// SOFTHSM2_CONF points at it (the library crate cannot set environment variables).
+    #[test]
+    fn softhsm_token_signs_and_verifies() {
+        let util = std::env::var_os("PATH")
+            .and_then(|p| std::env::split_paths(&p).map(|d| d.join("softhsm2-util")).find(|p| p.is_file()))
+            .unwrap_or_else(|| {
+                panic!("softhsm2-util is not installed (Debian package softhsm2): run scripts/install-softhsm")
+            });
+        assert!(
+            DEFAULT_MODULES.iter().any(|m| Path::new(m).exists()),
+            "the SoftHSM PKCS#11 module is not installed: run scripts/install-softhsm"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens).unwrap();
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
+                tokens.display()
+            ),
+        )
+        .unwrap();
+        let softhsm = || {
+            let mut cmd = std::process::Command::new(&util);
+            cmd.env("SOFTHSM2_CONF", &conf)
+                .stdin(std::process::Stdio::null());
+            cmd
+        };
+        run(softhsm().args([
+            "--init-token",
+            "--free",
+            "--label",
+            TOKEN,
+            "--pin",
+            PIN,
+            "--so-pin",
+            "5678",
+        ]));
+        for (name, algorithm, id) in [
+            ("k", KeyAlgorithm::EcdsaP256, "01"),
+            ("k384", KeyAlgorithm::EcdsaP384, "02"),
+        ] {
+            let key = crate::keys::SigningKey::generate(algorithm).unwrap();
+            let pem = dir.path().join(format!("{name}.pem"));
+            std::fs::write(&pem, key.to_pkcs8_pem(None).unwrap().as_bytes()).unwrap();
+            std::fs::write(
+                dir.path().join(format!("{name}.pub")),
+                key.public_key().to_pem(),
+            )
+            .unwrap();
+            run(softhsm()
+                .arg("--import")
+                .arg(&pem)
+                .args(["--token", TOKEN, "--label", name, "--id", id, "--pin", PIN]));
+        }
+        std::fs::write(dir.path().join("pin"), format!("{PIN}\n")).unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let out = run(std::process::Command::new(exe)
+            .args([
+                "--exact",
+                "keys::pkcs11::tests::softhsm_sign_inner",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("SOFTHSM2_CONF", &conf)
+            .env(DIR_VAR, dir.path())
+            .env_remove(ENV_PIN)
+            .env_remove(ENV_MODULE));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("1 passed"),
+            "the inner test did not run:\n{stdout}"
+        );
+    }
+
+    #[test]
+    #[ignore = "run by softhsm_token_signs_and_verifies, which sets up the token"]
+    fn softhsm_sign_inner() {
+        let dir = PathBuf::from(
+            std::env::var_os(DIR_VAR).expect("run softhsm_token_signs_and_verifies instead"),
+        );
+        let expected = |name: &str| {
+            PublicKey::from_pem(&std::fs::read(dir.join(format!("{name}.pub"))).unwrap()).unwrap()
+        };
+
+        // Failures first: PKCS#11 login state is shared by every session of the process, so
+        // once a signer is logged in a wrong PIN is no longer checked.
+        let err = |uri: &str| Pkcs11Signer::open(uri).unwrap_err();
+        assert!(matches!(
+            err(&format!("pkcs11:token={TOKEN};object=k")),
+            Pkcs11Error::PinRequired { .. }
+        ));
+        let wrong_pin = err(&format!("pkcs11:token={TOKEN};object=k;pin-value=0000"));
+        assert!(
+            matches!(
+                wrong_pin,
+                Pkcs11Error::Call {
+                    operation: "login",
+                    ..
+                }
+            ),
+            "{wrong_pin}"
+        );
+        let missing = err(&format!("pkcs11:token={TOKEN};object=nope;pin-value={PIN}"));
+        assert!(
+            matches!(missing, Pkcs11Error::ObjectNotFound { .. }),
+            "{missing}"
+        );
+        let no_token = err(&format!("pkcs11:token=other;object=k;pin-value={PIN}"));
+        assert!(no_token.to_string().contains(TOKEN), "{no_token}");
+        let no_module = err(&format!(
+            "pkcs11:token={TOKEN};object=k?module-path=/nonexistent/libnone.so"
+        ));
+        assert!(
+            matches!(no_module, Pkcs11Error::Module { .. }),
+            "{no_module}"
+        );
+
+        let signer = crate::keys::load_signer(
+            &format!("pkcs11:token={TOKEN};object=k;pin-value={PIN}"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(signer.public_key(), &expected("k"));
+        let signature = signer.sign(b"signed on a token").unwrap();
+        expected("k")
+            .verify(b"signed on a token", &signature)
+            .unwrap();
+        assert!(
+            expected("k")
+                .verify(b"another message", &signature)
+                .is_err()
+        );
+
+        let uri = format!(
+            "pkcs11:token={TOKEN};id=%02?pin-source=file:{}",
+            dir.join("pin").display()
+        );
+        let signer = crate::keys::load_signer(&uri, None).unwrap();
+        assert_eq!(signer.public_key().algorithm(), KeyAlgorithm::EcdsaP384);
+        let signature = signer.sign(b"p384").unwrap();
+        expected("k384").verify(b"p384", &signature).unwrap();
     }
 
     #[test]

@@ -75,20 +75,19 @@ fn plan<'a>(
         pbes2::EncryptionScheme::Aes128Cbc { .. } => 16,
         pbes2::EncryptionScheme::Aes192Cbc { .. } => 24,
         pbes2::EncryptionScheme::Aes256Cbc { .. } => 32,
-        #[allow(unreachable_patterns)]
         other => {
             return Err(KeyError::UnsupportedEncryption {
                 scheme: format!("PBES2 cipher {}", other.oid()),
             });
         }
     };
-    if let Some(len) = params.kdf.key_length() {
-        if usize::from(len) != key_len {
-            return Err(KeyError::Der {
-                what: "encrypted PKCS#8 private key",
-                reason: format!("KDF key length {len} does not fit the cipher's {key_len}"),
-            });
-        }
+    if let Some(len) = params.kdf.key_length()
+        && usize::from(len) != key_len
+    {
+        return Err(KeyError::Der {
+            what: "encrypted PKCS#8 private key",
+            reason: format!("KDF key length {len} does not fit the cipher's {key_len}"),
+        });
     }
     match &params.kdf {
         Kdf::Pbkdf2(p) => {
@@ -180,7 +179,6 @@ pub(crate) fn decrypt(der: &[u8], password: &[u8]) -> Result<Zeroizing<Vec<u8>>,
         pbes2::EncryptionScheme::Aes128Cbc { iv } => (&AES_128, iv),
         pbes2::EncryptionScheme::Aes192Cbc { iv } => (&AES_192, iv),
         pbes2::EncryptionScheme::Aes256Cbc { iv } => (&AES_256, iv),
-        #[allow(unreachable_patterns)]
         other => {
             return Err(KeyError::UnsupportedEncryption {
                 scheme: format!("PBES2 cipher {}", other.oid()),

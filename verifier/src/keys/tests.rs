@@ -23,6 +23,12 @@ fn sign_verify(signer: &dyn Signer, public: &PublicKey) {
 }
 
 #[test]
+fn errors_stay_small() {
+    // Every Result<_, KeyError> carries this much; keep it well under clippy's 128 bytes.
+    assert!(size_of::<KeyError>() <= 80, "{}", size_of::<KeyError>());
+}
+
+#[test]
 fn algorithm_names() {
     for algorithm in KeyAlgorithm::GENERATABLE {
         assert_eq!(algorithm.name().parse::<KeyAlgorithm>().unwrap(), algorithm);
@@ -423,7 +429,7 @@ fn pkcs8_kdf_costs_are_bounded() {
     let iv = [9u8; 16];
     let ciphertext = [0u8; 32];
     let params = pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(50_000_000, &salt, &iv).unwrap();
-    assert!(pkcs8::is_encrypted_private_key(&[]) == false);
+    assert!(!pkcs8::is_encrypted_private_key(&[]));
     let info = ::pkcs8::EncryptedPrivateKeyInfo {
         encryption_algorithm: pkcs5::EncryptionScheme::Pbes2(params),
         encrypted_data: &ciphertext,
@@ -480,10 +486,10 @@ fn truncated_and_garbage_inputs_are_errors() {
         for i in 0..bytes.len().min(200) {
             let mut copy = bytes.clone();
             copy[i] ^= 0x55;
-            if let Ok(parsed) = KeyFile::parse(&copy) {
-                if !parsed.is_encrypted() {
-                    let _ = parsed.signing_key(None);
-                }
+            if let Ok(parsed) = KeyFile::parse(&copy)
+                && !parsed.is_encrypted()
+            {
+                let _ = parsed.signing_key(None);
             }
         }
     }

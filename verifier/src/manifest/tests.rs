@@ -154,7 +154,8 @@ fn predicate_round_trips_with_integer_shard_size() {
 #[test]
 fn malformed_predicates_are_rejected_with_the_field_named() {
     let base = payload("key-shards64.payload.json")["predicate"].clone();
-    let cases: [(&str, fn(&mut Value)); 6] = [
+    type Case = (&'static str, fn(&mut Value));
+    let cases: [Case; 6] = [
         ("shard_size", |p| {
             p["serialization"]["shard_size"] = json!(64.5)
         }),

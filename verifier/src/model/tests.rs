@@ -103,7 +103,8 @@ fn wrong_key_without_hint_fails_on_the_signature() {
 
 #[test]
 fn every_vector_fails_after_a_file_is_changed_added_or_removed() {
-    let tampers: [(&str, fn(&Path)); 3] = [
+    type Tamper = (&'static str, fn(&Path));
+    let tampers: [Tamper; 3] = [
         ("changed", |d| {
             std::fs::write(d.join("tokenizer/vocab.txt"), b"tampered").unwrap()
         }),
@@ -307,7 +308,7 @@ fn payload_type_and_pae_are_enforced() {
 
     // A signature over the bare payload (not PAE) must not verify.
     let mut json = env.to_json();
-    let raw_sig = keys::Signer::sign(&key, env.payload()).unwrap();
+    let raw_sig = Signer::sign(&key, env.payload()).unwrap();
     json["signatures"][0]["sig"] = json!(base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
         raw_sig
