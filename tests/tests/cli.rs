@@ -348,3 +348,25 @@ fn no_progress_bar_when_not_a_terminal() {
         out.stderr
     );
 }
+
+/// An absolute `--ignore` path spelled through a symlink to the model (as `$PWD` is inside a
+/// symlinked directory, or a Hugging Face cache `snapshots/<rev>` link) is inside the model.
+#[test]
+fn absolute_ignore_through_symlinked_model_path() {
+    let m = Model::new();
+    m.random_file("keep.bin", 10)
+        .random_file("logs/run.txt", 10);
+    let link = m.outside().join("link-to-model");
+    std::os::unix::fs::symlink(m.path(), &link).unwrap();
+    let direct = Tollgate::hash(m.path())
+        .args(["--ignore", "logs", "--output", "json"])
+        .run()
+        .json();
+    let through_link = Tollgate::hash(&link)
+        .arg("--ignore")
+        .arg(link.join("logs"))
+        .args(["--output", "json"])
+        .run()
+        .json();
+    assert_eq!(through_link["root"], direct["root"]);
+}

@@ -139,6 +139,9 @@ impl Bundle {
             err,
         };
         let file = std::fs::File::open(path).map_err(io)?;
+        if file.metadata().map_err(io)?.len() > MAX_BUNDLE_BYTES {
+            return Err(BundleError::TooLarge { path: shown });
+        }
         let mut bytes = Vec::new();
         file.take(MAX_BUNDLE_BYTES + 1)
             .read_to_end(&mut bytes)

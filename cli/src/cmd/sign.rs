@@ -73,8 +73,14 @@ pub(crate) fn run(args: &SignArgs) -> anyhow::Result<ExitCode> {
 
 fn sign_model(args: &SignModelArgs) -> anyhow::Result<ExitCode> {
     let (mut walk_options, config) = cmd::model_config(&args.hashing);
-    if let Some(inside) = inside_model(&args.path, &args.signature)? {
-        walk_options.ignore.push(inside);
+    match inside_model(&args.path, &args.signature)? {
+        // The signature would replace the single-file model it signs.
+        Some(inside) if inside.as_os_str().is_empty() => anyhow::bail!(
+            "{}: the signature path is the model itself; choose another --signature",
+            args.signature.display()
+        ),
+        Some(inside) => walk_options.ignore.push(inside),
+        None => {}
     }
     // Keys and certificates first: a wrong password should not cost a hashing pass.
     let signer = load_signer(&args.key)?;
@@ -171,6 +177,13 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         name.to_string_lossy(),
         std::process::id()
     ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("{}: cannot write", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))
+    let written = std::fs::write(&tmp, bytes)
+        .with_context(|| format!("{}: cannot write", tmp.display()))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }

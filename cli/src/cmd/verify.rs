@@ -84,9 +84,41 @@ pub(crate) struct VerifyModelArgs {
     pub(crate) output: OutputFormat,
 }
 
+/// RFC 3339 with any offset (`Z`, `+02:00`, `-0530`) and either case of `T`/`Z`.
 fn parse_time(s: &str) -> Result<SystemTime, String> {
-    humantime::parse_rfc3339_weak(s)
-        .map_err(|e| format!("{s:?} is not an RFC 3339 time ({e}), e.g. 2026-01-31T12:00:00Z"))
+    let bad =
+        |why: &str| format!("{s:?} is not an RFC 3339 time ({why}), e.g. 2026-01-31T12:00:00Z");
+    let upper = s.trim().to_ascii_uppercase();
+    let (local, offset_secs) =
+        split_offset(&upper).ok_or_else(|| bad("missing or malformed offset"))?;
+    let utc = humantime::parse_rfc3339_weak(local).map_err(|e| bad(&e.to_string()))?;
+    let shift = std::time::Duration::from_secs(offset_secs.unsigned_abs());
+    let shifted = if offset_secs >= 0 {
+        utc.checked_sub(shift)
+    } else {
+        utc.checked_add(shift)
+    };
+    shifted.ok_or_else(|| bad("out of range"))
+}
+
+/// Splits `…Z` / `…±HH:MM` / `…±HHMM` into the local part and the offset east of UTC.
+fn split_offset(s: &str) -> Option<(&str, i64)> {
+    if let Some(local) = s.strip_suffix('Z') {
+        return Some((local, 0));
+    }
+    let t = s.find('T')?;
+    let sign_at = s.rfind(['+', '-']).filter(|&i| i > t)?;
+    let (local, offset) = s.split_at(sign_at);
+    let digits: String = offset[1..].chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m): (i64, i64) = (digits[..2].parse().ok()?, digits[2..].parse().ok()?);
+    if h > 23 || m > 59 {
+        return None;
+    }
+    let secs = h * 3600 + m * 60;
+    Some((local, if offset.starts_with('-') { -secs } else { secs }))
 }
 
 pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
@@ -100,6 +132,7 @@ fn verify_model(args: &VerifyModelArgs) -> anyhow::Result<ExitCode> {
     let bundle = match Bundle::read_file(&args.signature) {
         Ok(b) => b,
         Err(err @ BundleError::Io { .. }) => return Err(err.into()),
+        Err(err @ BundleError::TooLarge { .. }) => return rejected(args, &err.to_string()),
         Err(err) => return rejected(args, &format!("{}: {err}", args.signature.display())),
     };
     let signed = match model::verify_signature(&bundle, &trust) {
@@ -199,4 +232,26 @@ fn diff_json(diff: &Diff) -> Value {
             "actual_algorithm": c.actual_algorithm,
         })).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_with_offsets() {
+        let z = parse_time("2030-01-01T00:00:00Z").unwrap();
+        assert_eq!(parse_time("2030-01-01t02:00:00+02:00").unwrap(), z);
+        assert_eq!(parse_time("2029-12-31T19:30:00-0430").unwrap(), z);
+        assert_eq!(parse_time("2030-01-01T00:00:00.000z").unwrap(), z);
+        for bad in [
+            "2030-01-01",
+            "2030-01-01T00:00:00",
+            "2030-01-01T00:00:00+2",
+            "yesterday",
+            "2030-01-01T00:00:00+25:00",
+        ] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
 }
