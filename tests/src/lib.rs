@@ -438,8 +438,9 @@ pub fn require_tool(tool: &str, package: &str) {
     );
 }
 
-/// Makes `dir` and everything under it readable (and directories traversable) by everyone,
-/// including its ancestors up to the filesystem root, so [`Tollgate::as_nobody`] can reach it.
+/// Makes `dir` and everything under it readable (and directories traversable) by everyone, so
+/// [`Tollgate::as_nobody`] can reach it. Its ancestors must already be traversable by others
+/// (true of `/tmp`); the test fails otherwise rather than loosening system directories.
 pub fn make_world_readable(dir: &Path) {
     fn walk(p: &Path) {
         let meta = fs::symlink_metadata(p).unwrap();
@@ -458,10 +459,12 @@ pub fn make_world_readable(dir: &Path) {
     walk(dir);
     for a in dir.ancestors().skip(1) {
         if let Ok(meta) = fs::metadata(a) {
-            let mode = meta.permissions().mode();
-            if mode & 0o005 != 0o005 {
-                fs::set_permissions(a, fs::Permissions::from_mode(mode | 0o005)).unwrap();
-            }
+            assert!(
+                meta.permissions().mode() & 0o001 != 0,
+                "{} is not traversable by other users, so a test running tollgate as nobody cannot reach {}; point TMPDIR at a directory like /tmp",
+                a.display(),
+                dir.display()
+            );
         }
     }
 }

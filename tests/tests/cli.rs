@@ -10,9 +10,9 @@ use tollgate_e2e::{Model, Running, Tollgate, is_lower_hex, signed_model, tollgat
 
 const SIGNED_ROOT: &str = "sha256:c89693e5a1aca5809a4601244ee48065e2ac578a67823a65f72d8a3bd6a86973";
 
-/// Subcommand names listed under "Commands:" in `tollgate --help` (except `help`).
-fn subcommands() -> Vec<String> {
-    let out = Tollgate::new(["--help"]).run();
+/// Subcommand names listed under "Commands:" in `tollgate <prefix> --help` (except `help`).
+fn subcommands_of(prefix: &[String]) -> Vec<String> {
+    let out = Tollgate::new(prefix).arg("--help").run();
     let help = out.ok();
     let mut names = Vec::new();
     let mut in_commands = false;
@@ -25,39 +25,62 @@ fn subcommands() -> Vec<String> {
             if line.trim().is_empty() || !line.starts_with(' ') {
                 break;
             }
-            if let Some(name) = line.split_whitespace().next() {
-                if name != "help" {
-                    names.push(name.to_owned());
-                }
+            if let Some(name) = line.split_whitespace().next()
+                && name != "help"
+            {
+                names.push(name.to_owned());
             }
         }
     }
     names
 }
 
+/// Every command path (`hash`, `key`, `key inspect`, ...), depth first.
+fn command_paths(prefix: &[String], out: &mut Vec<Vec<String>>) {
+    for name in subcommands_of(prefix) {
+        let mut path = prefix.to_vec();
+        path.push(name);
+        out.push(path.clone());
+        command_paths(&path, out);
+    }
+}
+
 #[test]
 fn every_subcommand_help_has_examples() {
-    let subs = subcommands();
+    let mut paths = Vec::new();
+    command_paths(&[], &mut paths);
+    let top: Vec<&str> = paths
+        .iter()
+        .filter(|p| p.len() == 1)
+        .map(|p| p[0].as_str())
+        .collect();
     for expected in ["hash", "inspect"] {
         assert!(
-            subs.iter().any(|s| s == expected),
-            "{expected} missing from --help: {subs:?}"
+            top.contains(&expected),
+            "{expected} missing from --help: {top:?}"
         );
     }
-    for sub in &subs {
-        for args in [vec![sub.as_str(), "--help"], vec!["help", sub.as_str()]] {
-            let out = Tollgate::new(&args).run();
-            let text = out.ok();
-            assert!(
-                text.contains("Examples"),
-                "`tollgate {}` has no Examples section:\n{text}",
-                args.join(" ")
-            );
-            assert!(text.contains(&format!("tollgate {sub}")), "{text}");
+    let mut missing = Vec::new();
+    for path in &paths {
+        let name = path.join(" ");
+        let long = Tollgate::new(path).arg("--help").run();
+        let via_help = Tollgate::new(["help"]).args(path).run();
+        assert_eq!(long.ok(), via_help.ok(), "`tollgate help {name}`");
+        assert!(
+            long.ok().contains(&format!("tollgate {name}")),
+            "{}",
+            long.stdout
+        );
+        if !long.ok().contains("Examples") {
+            missing.push(name);
         }
         // -h (short help) works too.
-        Tollgate::new([sub.as_str(), "-h"]).run().ok();
+        Tollgate::new(path).arg("-h").run().ok();
     }
+    assert!(
+        missing.is_empty(),
+        "`tollgate <command> --help` has no Examples section for: {missing:?}"
+    );
 }
 
 #[test]

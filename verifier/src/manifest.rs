@@ -254,7 +254,10 @@ pub fn plan(
                 ResourceKey::File {
                     path: f.name.clone(),
                 },
-                WorkItem::whole(f.path.clone(), f.size),
+                WorkItem {
+                    modified: f.modified,
+                    ..WorkItem::whole(f.path.clone(), f.size)
+                },
             )),
             Method::Shards { shard_size } => {
                 if f.name.contains(':') {
@@ -276,6 +279,7 @@ pub fn plan(
                             start,
                             end,
                             file_size: f.size,
+                            modified: f.modified,
                         },
                     ));
                     if end == f.size {

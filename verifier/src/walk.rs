@@ -113,6 +113,12 @@ pub enum WalkError {
         /// The path, lossily shown.
         path: PathBuf,
     },
+    /// An ignore path that names the model root itself.
+    #[error("{}: ignore path is the model root itself, which would leave nothing to sign", path.display())]
+    IgnoreEverything {
+        /// The ignore path given.
+        path: PathBuf,
+    },
     /// An ignore path that does not lie inside the model.
     #[error("{}: ignore path is outside the model {}", path.display(), root.display())]
     IgnoreOutside {
@@ -132,6 +138,9 @@ pub struct ModelFile {
     pub path: PathBuf,
     /// Size in bytes at walk time.
     pub size: u64,
+    /// Modification time at walk time, where the filesystem has one: the engine refuses to
+    /// hash a file (or any shard of it) whose mtime differs from this.
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// The files of a model, in no particular order, and the ignores that shaped it.
@@ -218,10 +227,10 @@ struct Start {
 
 /// Resolves the root and builds the tree's frame: name, recorded ignores, and for a
 /// single-file model its one file.
-fn start(root: &Path, options: &WalkOptions) -> Result<Start, WalkError> {
+fn start(given_root: &Path, options: &WalkOptions) -> Result<Start, WalkError> {
     // The root the user named is resolved, symlink or not: naming it is consent to follow it.
-    let root = fs::canonicalize(root).map_err(|err| WalkError::Io {
-        path: root.to_owned(),
+    let root = fs::canonicalize(given_root).map_err(|err| WalkError::Io {
+        path: given_root.to_owned(),
         err,
     })?;
     let model_name = root
@@ -230,7 +239,7 @@ fn start(root: &Path, options: &WalkOptions) -> Result<Start, WalkError> {
         .transpose()?
         .unwrap_or_default()
         .to_owned();
-    let ignores = effective_ignores(&root, options)?;
+    let ignores = effective_ignores(&root, given_root, options)?;
     let meta = fs::metadata(&root).map_err(|err| WalkError::Io {
         path: root.clone(),
         err,
@@ -241,6 +250,7 @@ fn start(root: &Path, options: &WalkOptions) -> Result<Start, WalkError> {
             name: ".".into(),
             path: root.clone(),
             size: meta.len(),
+            modified: meta.modified().ok(),
         });
     } else if !meta.is_dir() {
         return Err(WalkError::SpecialFile {
@@ -266,20 +276,22 @@ fn start(root: &Path, options: &WalkOptions) -> Result<Start, WalkError> {
 }
 
 /// Ignores as lists of components relative to the root.
-fn effective_ignores(root: &Path, options: &WalkOptions) -> Result<Vec<Vec<String>>, WalkError> {
+fn effective_ignores(
+    root: &Path,
+    given_root: &Path,
+    options: &WalkOptions,
+) -> Result<Vec<Vec<String>>, WalkError> {
     let mut out = Vec::new();
     if options.ignore_git_paths {
         out.extend(GIT_PATHS.iter().map(|p| vec![(*p).to_owned()]));
     }
+    let outside = |p: &Path| WalkError::IgnoreOutside {
+        path: p.to_owned(),
+        root: root.to_owned(),
+    };
     for p in &options.ignore {
         let rel = if p.is_absolute() {
-            let abs = lexical_normalize(p);
-            abs.strip_prefix(root)
-                .map(Path::to_path_buf)
-                .map_err(|_| WalkError::IgnoreOutside {
-                    path: p.clone(),
-                    root: root.to_owned(),
-                })?
+            relative_to_root(p, root, given_root).ok_or_else(|| outside(p))?
         } else {
             lexical_normalize(p)
         };
@@ -288,19 +300,40 @@ fn effective_ignores(root: &Path, options: &WalkOptions) -> Result<Vec<Vec<Strin
             match c {
                 Component::Normal(s) => comps.push(utf8(s, p)?.to_owned()),
                 Component::CurDir => {}
-                _ => {
-                    return Err(WalkError::IgnoreOutside {
-                        path: p.clone(),
-                        root: root.to_owned(),
-                    });
-                }
+                _ => return Err(outside(p)),
             }
         }
-        if !comps.is_empty() {
-            out.push(comps);
+        if comps.is_empty() {
+            // `--ignore .` would sign nothing at all: certainly a mistake.
+            return Err(WalkError::IgnoreEverything { path: p.clone() });
         }
+        out.push(comps);
     }
     Ok(out)
+}
+
+/// An absolute ignore path relative to the model root, whether it was written through the
+/// resolved root or through the (possibly symlinked) path the user gave.
+fn relative_to_root(p: &Path, root: &Path, given_root: &Path) -> Option<PathBuf> {
+    let abs = lexical_normalize(p);
+    let given = std::path::absolute(given_root)
+        .map(|g| lexical_normalize(&g))
+        .ok();
+    // Resolve the parent only: the ignored entry itself may be a symlink, or may not exist.
+    let resolved_parent = abs
+        .parent()
+        .and_then(|d| fs::canonicalize(d).ok())
+        .zip(abs.file_name())
+        .map(|(d, name)| d.join(name));
+    [Some(abs.clone()), resolved_parent]
+        .into_iter()
+        .flatten()
+        .find_map(|candidate| {
+            [Some(root), given.as_deref()]
+                .into_iter()
+                .flatten()
+                .find_map(|r| candidate.strip_prefix(r).ok().map(Path::to_path_buf))
+        })
 }
 
 /// Removes `.` and resolves `..` textually (for ignore paths, which need not exist).
@@ -395,6 +428,7 @@ impl Walker<'_> {
                 name: rel,
                 path,
                 size: meta.len(),
+                modified: meta.modified().ok(),
             });
             Ok(())
         } else {
@@ -425,6 +459,7 @@ impl Walker<'_> {
                 name: rel,
                 path: target,
                 size: meta.len(),
+                modified: meta.modified().ok(),
             });
             Ok(())
         } else if meta.is_dir() {
@@ -513,6 +548,27 @@ mod tests {
         assert!(matches!(
             walk(d.path(), &outside),
             Err(WalkError::IgnoreOutside { .. })
+        ));
+    }
+
+    #[test]
+    fn absolute_ignores_through_a_symlinked_root_and_dot() {
+        let d = model();
+        let outer = tempfile::tempdir().unwrap();
+        let link = outer.path().join("link");
+        symlink(d.path(), &link).unwrap();
+        let opts = WalkOptions {
+            ignore: vec![link.join("a")],
+            ..Default::default()
+        };
+        assert_eq!(names(&walk(&link, &opts).unwrap()), ["top.json"]);
+        let dot = WalkOptions {
+            ignore: vec![".".into()],
+            ..Default::default()
+        };
+        assert!(matches!(
+            walk(d.path(), &dot),
+            Err(WalkError::IgnoreEverything { .. })
         ));
     }
 

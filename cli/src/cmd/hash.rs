@@ -4,23 +4,15 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use serde_json::json;
-use tollgate_verifier::manifest::{self, Manifest};
-use tollgate_verifier::walk;
+use tollgate_verifier::manifest::Manifest;
 
 use crate::args::HashArgs;
 use crate::output::{self, OutputFormat};
-use crate::progress::Bar;
 use crate::{cmd, exit};
 
 pub(crate) fn run(args: &HashArgs) -> anyhow::Result<ExitCode> {
     let (walk_options, config) = cmd::model_config(&args.hashing);
-    let manifest = cmd::with_pool(args.hashing.threads, || {
-        let tree = walk::walk(&args.path, &walk_options)?;
-        let bar = Bar::for_bytes(tree.total_bytes(), !args.hashing.no_progress);
-        let result = manifest::hash_tree(&tree, &config, &bar);
-        bar.finish();
-        result
-    })??;
+    let manifest = cmd::hash_model(&args.path, &args.hashing, &walk_options, &config)?;
     match args.output {
         OutputFormat::Text => output::print(&render_text(&manifest))?,
         OutputFormat::Json => output::print_json(&render_json(&manifest))?,
@@ -28,11 +20,17 @@ pub(crate) fn run(args: &HashArgs) -> anyhow::Result<ExitCode> {
     Ok(exit::OK)
 }
 
-/// First line `sha256:<root>`, then `<algorithm>:<hex>  <name>` per resource.
+/// First line `sha256:<root>`, then `<algorithm>:<hex>  <name>` per resource; names with
+/// control characters are quoted and escaped so every resource stays on one line.
 fn render_text(m: &Manifest) -> String {
     let mut out = format!("{}\n", m.root_digest());
     for r in m.resources() {
-        let _ = writeln!(out, "{}  {}", r.digest, r.key);
+        let name = r.key.to_string();
+        if name.chars().any(char::is_control) {
+            let _ = writeln!(out, "{}  {name:?}", r.digest);
+        } else {
+            let _ = writeln!(out, "{}  {name}", r.digest);
+        }
     }
     out
 }

@@ -23,6 +23,10 @@ pub(crate) const ENV_COSIGN_PASSWORD: &str = "COSIGN_PASSWORD";
 
 /// Inspect key files.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tollgate key inspect release.pub
+  tollgate key inspect release.key --output json
+  tollgate key inspect 'pkcs11:token=release;object=model-key'")]
 pub(crate) struct KeyArgs {
     #[command(subcommand)]
     pub(crate) command: KeyCommand,

@@ -11,10 +11,11 @@ pub(crate) mod verify;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use tollgate_verifier::manifest::{DEFAULT_SHARD_SIZE, HashConfig, Method};
-use tollgate_verifier::walk::{SymlinkPolicy, WalkOptions};
+use tollgate_verifier::manifest::{self, DEFAULT_SHARD_SIZE, HashConfig, Manifest, Method};
+use tollgate_verifier::walk::{self, SymlinkPolicy, WalkOptions};
 
 use crate::args::{Cli, Command, HashOptions};
+use crate::progress::Bar;
 
 /// Runs the chosen subcommand.
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -57,13 +58,35 @@ pub(crate) fn model_config(opts: &HashOptions) -> (WalkOptions, HashConfig) {
     (walk, config)
 }
 
-/// Runs `work` on a pool of `threads` workers (default: one per core).
+/// Walks and hashes a model on a sized pool, with a progress bar on terminals.
+pub(crate) fn hash_model(
+    path: &std::path::Path,
+    opts: &HashOptions,
+    walk_options: &WalkOptions,
+    config: &HashConfig,
+) -> anyhow::Result<Manifest> {
+    let tree = walk::walk(path, walk_options)?;
+    let planned = manifest::plan(&tree, config)?.len();
+    let manifest = with_pool(opts.threads, planned, || {
+        let bar = Bar::for_bytes(tree.total_bytes(), !opts.no_progress);
+        let result = manifest::hash_tree(&tree, config, &bar);
+        bar.finish();
+        result
+    })??;
+    Ok(manifest)
+}
+
+/// Runs `work` on a pool of `threads` workers (default: one per core), but never more than
+/// the work can use: `work_items`, or the core count when BLAKE3 can split one item.
 pub(crate) fn with_pool<T: Send>(
     threads: Option<u16>,
+    work_items: usize,
     work: impl FnOnce() -> T + Send,
 ) -> anyhow::Result<T> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let wanted = threads.map_or(cores, usize::from);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.map_or(0, usize::from))
+        .num_threads(wanted.min(work_items.max(cores)).max(1))
         .thread_name(|i| format!("tollgate-hash-{i}"))
         .build()
         .context("cannot start worker threads")?;

@@ -9,11 +9,9 @@ use serde_json::json;
 use tollgate_verifier::keys::{self, Signer};
 use tollgate_verifier::model::{self, SigningMaterial};
 use tollgate_verifier::x509::Certificate;
-use tollgate_verifier::{manifest, walk};
 
 use crate::args::HashOptions;
 use crate::output::{self, OutputFormat};
-use crate::progress::Bar;
 use crate::{cmd, exit};
 
 /// Sign an artifact.
@@ -88,13 +86,7 @@ fn sign_model(args: &SignModelArgs) -> anyhow::Result<ExitCode> {
         None => SigningMaterial::Key,
         Some(leaf) => SigningMaterial::Certificates(read_chain(leaf, &args.chain)?),
     };
-    let manifest = cmd::with_pool(args.hashing.threads, || {
-        let tree = walk::walk(&args.path, &walk_options)?;
-        let bar = Bar::for_bytes(tree.total_bytes(), !args.hashing.no_progress);
-        let result = manifest::hash_tree(&tree, &config, &bar);
-        bar.finish();
-        result
-    })??;
+    let manifest = cmd::hash_model(&args.path, &args.hashing, &walk_options, &config)?;
     let bundle = model::sign(&manifest, signer.as_ref(), material)?;
     write_atomically(&args.signature, &bundle.to_json_bytes())?;
 

@@ -147,7 +147,8 @@ fn verify_model(args: &VerifyModelArgs) -> anyhow::Result<ExitCode> {
     if let Some(inside) = cmd::sign::inside_model(&args.path, &args.signature)? {
         options.extra_ignores.push(inside);
     }
-    let result = cmd::with_pool(args.threads, || {
+    let items = signed.manifest().resources().len();
+    let result = cmd::with_pool(args.threads, items, || {
         let bar = Bar::for_unknown_total(!args.no_progress);
         let r = model::verify_model(&signed, &args.path, &options, &bar);
         bar.finish();

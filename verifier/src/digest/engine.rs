@@ -34,6 +34,9 @@ pub struct WorkItem {
     pub end: u64,
     /// File size the walk observed; a different size at hashing time is an error.
     pub file_size: u64,
+    /// Modification time the walk observed, if known; a different one at hashing time is an
+    /// error. Shared by every shard of a file, so a change between two shards is caught too.
+    pub modified: Option<SystemTime>,
 }
 
 impl WorkItem {
@@ -44,6 +47,7 @@ impl WorkItem {
             start: 0,
             end: file_size,
             file_size,
+            modified: None,
         }
     }
 
@@ -166,7 +170,11 @@ pub(crate) fn hash_item_with(
     };
     let file = File::open(&item.path).map_err(io_err)?;
     let before = Stamp::of(&file).map_err(io_err)?;
-    if before.len != item.file_size {
+    let listed = Stamp {
+        len: item.file_size,
+        modified: item.modified.or(before.modified),
+    };
+    if before != listed {
         return Err(changed(item, item.file_size, &before));
     }
 
@@ -270,6 +278,7 @@ mod tests {
                 start: 10,
                 end: n - 3,
                 file_size: n,
+                modified: None,
             },
             WorkItem::whole(p_big, n),
             WorkItem::whole(p_small, 5),
@@ -309,6 +318,30 @@ mod tests {
         .unwrap_err();
         assert!(
             matches!(&err, HashError::Changed { what, .. } if what == "size 4096 -> 4100 bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn change_after_the_walk_is_caught_by_every_later_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = file_with(dir.path(), "f", &[1u8; 4096]);
+        let walked = std::fs::metadata(&p).unwrap().modified().unwrap();
+        let second_shard = WorkItem {
+            path: p.clone(),
+            start: 2048,
+            end: 4096,
+            file_size: 4096,
+            modified: Some(walked),
+        };
+        assert!(hash_item(&second_shard, HashAlgorithm::Sha256, &NoProgress).is_ok());
+        // Rewritten in place between shards: same size, new mtime.
+        let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+        f.set_modified(walked + std::time::Duration::from_secs(1))
+            .unwrap();
+        let err = hash_item(&second_shard, HashAlgorithm::Sha256, &NoProgress).unwrap_err();
+        assert!(
+            err.to_string().contains("modification time changed"),
             "{err}"
         );
     }

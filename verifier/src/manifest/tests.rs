@@ -318,7 +318,7 @@ proptest! {
     fn shards_tile_files(size in 0u64..10_000, shard_size in 1u64..3_000) {
         let tree = ModelTree {
             model_name: "m".into(),
-            files: vec![walk::ModelFile { name: "f".into(), path: "/nonexistent".into(), size }],
+            files: vec![walk::ModelFile { name: "f".into(), path: "/nonexistent".into(), size, modified: None }],
             ignore_paths: vec![],
             allow_symlinks: false,
         };
