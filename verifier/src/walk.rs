@@ -325,7 +325,7 @@ fn relative_to_root(p: &Path, root: &Path, given_root: &Path) -> Option<PathBuf>
         .and_then(|d| fs::canonicalize(d).ok())
         .zip(abs.file_name())
         .map(|(d, name)| d.join(name));
-    [Some(abs.clone()), resolved_parent]
+    [Some(abs), resolved_parent]
         .into_iter()
         .flatten()
         .find_map(|candidate| {
