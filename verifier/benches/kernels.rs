@@ -95,6 +95,7 @@ fn engine_bench(c: &mut Criterion) {
             start: i * shard,
             end: (i + 1) * shard,
             file_size: BIG_FILE,
+            modified: None,
         })
         .collect();
 

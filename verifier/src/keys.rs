@@ -17,8 +17,8 @@
 //! - public keys: SubjectPublicKeyInfo, PEM `PUBLIC KEY` or DER; [`PublicKey::to_pem`] writes
 //!   exactly what OpenSSL writes, which model_signing's `publicKey.hint` hashes;
 //! - private keys: PKCS#8 (plain or PBES2-encrypted, PEM or DER), SEC1 `EC PRIVATE KEY`,
-//!   PKCS#1 `RSA PRIVATE KEY` ([`pkcs8`]), and cosign's `ENCRYPTED SIGSTORE PRIVATE KEY`
-//!   ([`cosign`]);
+//!   PKCS#1 `RSA PRIVATE KEY` (module `pkcs8`), and cosign's `ENCRYPTED SIGSTORE PRIVATE KEY`
+//!   (module `cosign`);
 //! - PKCS#11 tokens by RFC 7512 URI ([`pkcs11`]).
 //!
 //! [`load_signer`] is what the rest of tollgate calls: a file path or a `pkcs11:` URI in, a
