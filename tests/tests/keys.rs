@@ -399,7 +399,7 @@ fn key_inspect_reports_test_keys() {
 }
 
 #[test]
-fn key_inspect_reads_a_softhsm_token() {
+fn softhsm_token_key_inspects_and_signs_a_model() {
     require_tool("softhsm2-util", "softhsm2");
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens");
@@ -485,4 +485,57 @@ fn key_inspect_reads_a_softhsm_token() {
     );
     run.assert_code(2);
     assert!(run.stderr.contains("login"), "{}", run.stderr);
+
+    // Sign a model with the token's key; verify with the exported public key, and see a
+    // different key refuse it.
+    let model = testdata("model-signing/model");
+    let sig = dir.path().join("model.sig");
+    let (model, sig_arg) = (model.to_str().unwrap(), sig.to_str().unwrap());
+    let uri = "pkcs11:token=tollgate-test;object=k;pin-value=1234";
+    let signed = tollgate(
+        &["sign", "model", model, "--key", uri, "--signature", sig_arg],
+        dir.path(),
+        &[("SOFTHSM2_CONF", conf)],
+    );
+    signed.assert_code(0);
+    let public = dir.path().join("k.pub");
+    let verified = tollgate(
+        &[
+            "verify",
+            "model",
+            model,
+            "--signature",
+            sig_arg,
+            "--key",
+            public.to_str().unwrap(),
+        ],
+        dir.path(),
+        &[],
+    );
+    verified.assert_code(0);
+    assert!(
+        verified.stdout.starts_with("verified:"),
+        "{}",
+        verified.stdout
+    );
+    let other = testdata("model-signing/keys/other-key.pub.pem");
+    let refused = tollgate(
+        &[
+            "verify",
+            "model",
+            model,
+            "--signature",
+            sig_arg,
+            "--key",
+            other.to_str().unwrap(),
+        ],
+        dir.path(),
+        &[],
+    );
+    refused.assert_code(1);
+    assert!(
+        refused.stdout.contains("key mismatch"),
+        "{}",
+        refused.stdout
+    );
 }
