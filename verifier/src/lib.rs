@@ -35,3 +35,6 @@ pub mod model;
 pub mod safetensors;
 pub mod walk;
 pub mod x509;
+
+#[cfg(test)]
+mod test_util;

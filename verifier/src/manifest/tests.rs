@@ -1,10 +1,11 @@
 use super::*;
 use crate::digest::engine::NoProgress;
+use crate::test_util::{copy_dir, model_signing_vectors};
 use proptest::prelude::*;
 use std::path::PathBuf;
 
 fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/model-signing")
+    model_signing_vectors()
 }
 
 fn payload(name: &str) -> Value {
@@ -115,19 +116,6 @@ fn tampered_model_is_named_in_the_diff() {
         "{text}"
     );
     assert_ne!(ours.root_digest(), signed.root_digest());
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -1,11 +1,12 @@
 use super::*;
 use crate::digest::engine::NoProgress;
 use crate::keys;
+use crate::test_util::{copy_dir, model_signing_vectors};
 use serde_json::{Value, json};
 use std::time::Duration;
 
 fn vectors() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/model-signing")
+    model_signing_vectors()
 }
 
 fn public_key(name: &str) -> PublicKey {
@@ -127,19 +128,6 @@ fn every_vector_fails_after_a_file_is_changed_added_or_removed() {
                 .iter()
                 .any(|n| text.contains(n));
             assert!(named, "{name} {what}: {text}");
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&dest).unwrap();
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
         }
     }
 }
