@@ -110,7 +110,7 @@ fn sign_model(args: &SignModelArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Opens the signing key, asking for a password only if the key file is encrypted.
-fn load_signer(spec: &str) -> anyhow::Result<Box<dyn Signer>> {
+pub(crate) fn load_signer(spec: &str) -> anyhow::Result<Box<dyn Signer>> {
     let from_env = cmd::key::password_from_env();
     match keys::load_signer(spec, from_env.as_ref().map(|p| p.as_slice())) {
         Err(err) if err.is_password_required() => {
