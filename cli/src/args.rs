@@ -48,9 +48,11 @@ pub(crate) enum Command {
   tollgate hash ./llama-3-8b --shards             # 1 GB shards: parallel even for one big file
   tollgate hash ./llama-3-8b -a blake3 --output json
   tollgate hash model.gguf --shard-size 256MiB --threads 4
-  tollgate hash ./ckpt --ignore optimizer --ignore logs/run.txt")]
+  tollgate hash ./ckpt --ignore optimizer --ignore logs/run.txt
+  tollgate hash oci:./image-layout:v1             # an OCI image layout: manifest digest + every blob")]
 pub(crate) struct HashArgs {
-    /// Model directory or file.
+    /// Model directory or file, or `oci:DIR[:TAG]` for an OCI image layout (every blob is
+    /// checked; model hashing options do not apply).
     pub(crate) path: PathBuf,
     #[command(flatten)]
     pub(crate) hashing: HashOptions,

@@ -134,6 +134,33 @@ impl KeyAlgorithm {
         }
     }
 
+    /// The hash [`PublicKey::verify`] and [`Signer::sign`] apply to the message: the curve's
+    /// SHA-2 for ECDSA, SHA-256 for RSA; `None` for Ed25519, which is pure.
+    pub fn message_hash(self) -> Option<&'static aws_lc_rs::digest::Algorithm> {
+        match self {
+            Self::EcdsaP256 | Self::Rsa { .. } => Some(&aws_lc_rs::digest::SHA256),
+            Self::EcdsaP384 => Some(&aws_lc_rs::digest::SHA384),
+            Self::EcdsaP521 => Some(&aws_lc_rs::digest::SHA512),
+            Self::Ed25519 => None,
+        }
+    }
+
+    /// Verification of a `hash` digest for [`PublicKey::verify_digest`]: ECDSA with SHA-256
+    /// or the curve's hash, RSA with SHA-256.
+    fn digest_verification(
+        self,
+        hash: &'static aws_lc_rs::digest::Algorithm,
+    ) -> Option<&'static dyn sig::VerificationAlgorithm> {
+        if self.message_hash() == Some(hash) {
+            return Some(self.verification());
+        }
+        match (self, hash == &aws_lc_rs::digest::SHA256) {
+            (Self::EcdsaP384, true) => Some(&sig::ECDSA_P384_SHA256_ASN1),
+            (Self::EcdsaP521, true) => Some(&sig::ECDSA_P521_SHA256_ASN1),
+            _ => None,
+        }
+    }
+
     fn verification(self) -> &'static dyn sig::VerificationAlgorithm {
         match self {
             Self::EcdsaP256 => &sig::ECDSA_P256_SHA256_ASN1,
@@ -487,6 +514,26 @@ impl PublicKey {
             .verify(message, signature)
             .map_err(|_| KeyError::BadSignature)
     }
+
+    /// Verifies `signature` over a message of which `digest` is the `hash` digest, without the
+    /// message. ECDSA takes SHA-256 on every curve (cosign 2.5.0 signs blobs and images with
+    /// SHA-256 whatever the curve) or the curve's own hash ([`KeyAlgorithm::message_hash`]);
+    /// RSA takes SHA-256. Ed25519 (pure) cannot be verified from a digest.
+    pub fn verify_digest(
+        &self,
+        hash: &'static aws_lc_rs::digest::Algorithm,
+        digest: &[u8],
+        signature: &[u8],
+    ) -> Result<(), KeyError> {
+        let verification = self
+            .algorithm
+            .digest_verification(hash)
+            .ok_or_else(|| unsupported_digest(self.algorithm, hash))?;
+        let digest = import_digest(hash, digest)?;
+        UnparsedPublicKey::new(verification, &self.spki_der)
+            .verify_digest(&digest, signature)
+            .map_err(|_| KeyError::BadSignature)
+    }
 }
 
 impl fmt::Debug for PublicKey {
@@ -520,6 +567,25 @@ fn check_size(len: usize) -> Result<(), KeyError> {
     Ok(())
 }
 
+fn unsupported_digest(algorithm: KeyAlgorithm, hash: &aws_lc_rs::digest::Algorithm) -> KeyError {
+    KeyError::UnsupportedAlgorithm {
+        algorithm: format!("{algorithm} over a precomputed {hash:?} digest"),
+    }
+}
+
+fn import_digest(
+    hash: &'static aws_lc_rs::digest::Algorithm,
+    digest: &[u8],
+) -> Result<aws_lc_rs::digest::Digest, KeyError> {
+    aws_lc_rs::digest::Digest::import_less_safe(digest, hash).map_err(|_| KeyError::Crypto {
+        operation: format!(
+            "importing a {}-byte digest (expected {} bytes)",
+            digest.len(),
+            hash.output_len()
+        ),
+    })
+}
+
 /// Something that signs: an in-memory [`SigningKey`] or a key on a PKCS#11 token.
 ///
 /// Signatures use the encodings [`PublicKey::verify`] accepts for `public_key()`.
@@ -529,6 +595,18 @@ pub trait Signer: Send + Sync + fmt::Debug {
 
     /// Signs `message` (the whole message: hashing is part of the scheme).
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError>;
+
+    /// Signs a message of which `digest` is the `hash` digest, without the message; the
+    /// signature verifies with [`PublicKey::verify_digest`] for the same `hash`. `None` when
+    /// this signer cannot (Ed25519 is pure; PKCS#11 tokens for now): sign the message instead.
+    fn sign_digest(
+        &self,
+        hash: &'static aws_lc_rs::digest::Algorithm,
+        digest: &[u8],
+    ) -> Option<Result<Vec<u8>, KeyError>> {
+        let _ = (hash, digest);
+        None
+    }
 }
 
 enum KeyPair {
@@ -721,6 +799,42 @@ impl Signer for SigningKey {
                 Ok(signature)
             }
         }
+    }
+
+    fn sign_digest(
+        &self,
+        hash: &'static aws_lc_rs::digest::Algorithm,
+        digest: &[u8],
+    ) -> Option<Result<Vec<u8>, KeyError>> {
+        let algorithm = self.algorithm();
+        self.algorithm().digest_verification(hash)?;
+        let failed = |_| KeyError::Crypto {
+            operation: format!("{algorithm} signing"),
+        };
+        Some(match &self.pair {
+            KeyPair::Ed25519(_) => return None,
+            KeyPair::Ecdsa(p) => {
+                // aws-lc binds an ECDSA key pair to its curve's hash. A shorter digest (SHA-256
+                // on P-384/P-521) is signed as that hash's length with leading zero bytes:
+                // ECDSA turns the digest into the same integer (bits2int, FIPS 186-5 6.4.1),
+                // so the signature is the one over SHA-256 that verifiers expect.
+                let own = algorithm.message_hash()?;
+                if let Err(err) = import_digest(hash, digest) {
+                    return Some(Err(err));
+                }
+                let mut padded = vec![0u8; own.output_len().saturating_sub(digest.len())];
+                padded.extend_from_slice(digest);
+                let digest = if hash == own { digest } else { &padded[..] };
+                import_digest(own, digest)
+                    .and_then(|d| Ok(p.sign_digest(&d).map_err(failed)?.as_ref().to_vec()))
+            }
+            KeyPair::Rsa(p) => import_digest(hash, digest).and_then(|d| {
+                let mut signature = vec![0; p.public_modulus_len()];
+                p.sign_digest(&sig::RSA_PKCS1_SHA256, &d, &mut signature)
+                    .map_err(failed)?;
+                Ok(signature)
+            }),
+        })
     }
 }
 

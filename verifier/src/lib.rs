@@ -24,6 +24,7 @@
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod cosign;
 pub mod digest;
 pub mod dsse;
 pub mod gguf;
@@ -32,6 +33,7 @@ pub mod intoto;
 pub mod keys;
 pub mod manifest;
 pub mod model;
+pub mod oci;
 pub mod safetensors;
 pub mod walk;
 pub mod x509;

@@ -11,6 +11,9 @@ use crate::output::{self, OutputFormat};
 use crate::{cmd, exit};
 
 pub(crate) fn run(args: &HashArgs) -> anyhow::Result<ExitCode> {
+    if let Some(spec) = args.path.to_str().filter(|p| p.starts_with("oci:")) {
+        return cmd::layout::hash_layout(spec, args.hashing.threads, args.output);
+    }
     let (walk_options, config) = cmd::model_config(&args.hashing);
     let manifest = cmd::hash_model(&args.path, &args.hashing, &walk_options, &config)?;
     match args.output {

@@ -1,10 +1,12 @@
 //! One module per subcommand; this one dispatches and holds what they share: turning hash
 //! options into library configuration and running work on a sized thread pool.
 
+mod blob;
 mod hash;
 mod inspect;
 pub(crate) mod key;
 pub(crate) mod keygen;
+pub(crate) mod layout;
 pub(crate) mod sign;
 pub(crate) mod verify;
 

@@ -18,7 +18,8 @@ use crate::{cmd, exit};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   tollgate sign model ./llama-3-8b --key release.key
-  tollgate sign model ./llama-3-8b --key leaf.key --cert leaf.pem --chain intermediate.pem")]
+  tollgate sign model ./llama-3-8b --key leaf.key --cert leaf.pem --chain intermediate.pem
+  tollgate sign blob release.tar.gz --key cosign.key --bundle release.sigstore.json --new-bundle-format")]
 pub(crate) struct SignArgs {
     #[command(subcommand)]
     pub(crate) what: SignCommand,
@@ -27,6 +28,7 @@ pub(crate) struct SignArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum SignCommand {
     Model(SignModelArgs),
+    Blob(cmd::blob::SignBlobArgs),
 }
 
 /// Sign a model directory (or file) in the OpenSSF model signing v1.0 format.
@@ -66,6 +68,7 @@ pub(crate) struct SignModelArgs {
 pub(crate) fn run(args: &SignArgs) -> anyhow::Result<ExitCode> {
     match &args.what {
         SignCommand::Model(a) => sign_model(a),
+        SignCommand::Blob(a) => cmd::blob::sign(a),
     }
 }
 

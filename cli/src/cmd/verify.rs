@@ -22,7 +22,9 @@ use crate::{cmd, exit};
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   tollgate verify model ./llama-3-8b --signature model.sig --key release.pub
-  tollgate verify model ./llama-3-8b --signature model.sig --ca root-ca.pem")]
+  tollgate verify model ./llama-3-8b --signature model.sig --ca root-ca.pem
+  tollgate verify blob release.tar.gz --key cosign.pub --signature release.sig
+  tollgate verify layout oci:./image-layout")]
 pub(crate) struct VerifyArgs {
     #[command(subcommand)]
     pub(crate) what: VerifyCommand,
@@ -31,6 +33,8 @@ pub(crate) struct VerifyArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum VerifyCommand {
     Model(VerifyModelArgs),
+    Blob(cmd::blob::VerifyBlobArgs),
+    Layout(cmd::layout::VerifyLayoutArgs),
 }
 
 /// Verify a model against an OpenSSF model signing signature.
@@ -124,6 +128,8 @@ fn split_offset(s: &str) -> Option<(&str, i64)> {
 pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     match &args.what {
         VerifyCommand::Model(a) => verify_model(a),
+        VerifyCommand::Blob(a) => cmd::blob::verify(a),
+        VerifyCommand::Layout(a) => cmd::layout::verify(a),
     }
 }
 
