@@ -11,6 +11,7 @@
 //! an error, never a digest.
 
 use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -168,7 +169,13 @@ pub(crate) fn hash_item_with(
         path: item.path.clone(),
         err,
     };
-    let file = File::open(&item.path).map_err(io_err)?;
+    // O_NOFOLLOW: the walk resolved every symlink it allowed, so a link at this path now means
+    // the file was swapped after the walk; refuse rather than hash whatever it points to.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&item.path)
+        .map_err(io_err)?;
     let before = Stamp::of(&file).map_err(io_err)?;
     let listed = Stamp {
         len: item.file_size,
@@ -362,6 +369,17 @@ mod tests {
             err.to_string().contains("modification time changed"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_symlink_swapped_in_after_the_walk_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = file_with(dir.path(), "target", b"other bytes");
+        let p = dir.path().join("f");
+        std::os::unix::fs::symlink(&target, &p).unwrap();
+        let err = hash_item(&WorkItem::whole(p, 11), HashAlgorithm::Sha256, &NoProgress)
+            .unwrap_err();
+        assert!(matches!(err, HashError::Io { .. }), "{err}");
     }
 
     #[test]
