@@ -11,8 +11,8 @@
 //! an error, never a digest.
 
 use std::fs::File;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::io;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -377,8 +377,8 @@ mod tests {
         let target = file_with(dir.path(), "target", b"other bytes");
         let p = dir.path().join("f");
         std::os::unix::fs::symlink(&target, &p).unwrap();
-        let err = hash_item(&WorkItem::whole(p, 11), HashAlgorithm::Sha256, &NoProgress)
-            .unwrap_err();
+        let err =
+            hash_item(&WorkItem::whole(p, 11), HashAlgorithm::Sha256, &NoProgress).unwrap_err();
         assert!(matches!(err, HashError::Io { .. }), "{err}");
     }
 
