@@ -93,12 +93,12 @@ pub(crate) fn sign(args: &SignBlobArgs) -> anyhow::Result<ExitCode> {
         } else {
             signed.legacy_bundle_json()
         };
-        write_atomically(bundle, &bytes)?;
+        output::write_atomically(bundle, &bytes, 0o644)?;
         eprintln!("wrote bundle to {}", bundle.display());
     }
     match &args.output_signature {
         Some(out) => {
-            write_atomically(out, b64.as_bytes())?;
+            output::write_atomically(out, b64.as_bytes(), 0o644)?;
             eprintln!("wrote signature to {}", out.display());
         }
         None => output::print(&format!("{b64}\n"))?,
@@ -185,30 +185,4 @@ fn read_limited(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
         path.display()
     );
     Ok(bytes)
-}
-
-/// Writes through a temporary file in the same directory and renames, so a reader never sees
-/// a half-written signature.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .with_context(|| format!("{}: not a file path", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let written = std::fs::write(&tmp, bytes)
-        .with_context(|| format!("{}: cannot write", tmp.display()))
-        .and_then(|()| {
-            std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))
-        });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
 }

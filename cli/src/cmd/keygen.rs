@@ -8,12 +8,10 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::{Args, ValueEnum};
 use serde_json::json;
 use tollgate_verifier::keys::{KeyAlgorithm, Signer as _, SigningKey};
@@ -134,8 +132,8 @@ pub(crate) fn run(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let public = key.public_key();
-    write_atomically(&key_path, private_pem.as_bytes(), 0o600)?;
-    write_atomically(&pub_path, public.to_pem().as_bytes(), 0o644)?;
+    output::write_atomically(&key_path, private_pem.as_bytes(), 0o600)?;
+    output::write_atomically(&pub_path, public.to_pem().as_bytes(), 0o644)?;
 
     let encrypted = password.is_some() || args.format == KeyFileFormatArg::Cosign;
     let format = match (args.format, password.is_some()) {
@@ -168,45 +166,11 @@ pub(crate) fn run(args: &KeygenArgs) -> anyhow::Result<ExitCode> {
     Ok(crate::exit::OK)
 }
 
-/// Writes `contents` to a fresh temporary file beside `path` with `mode`, then renames it over
-/// `path`.
-fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .context("the output prefix names no file")?;
-    let mut tmp_name = OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let result = (|| -> anyhow::Result<()> {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        // The umask may have removed bits from `mode`; never added any.
-        file.set_permissions(fs::Permissions::from_mode(mode))
-            .with_context(|| format!("cannot set permissions of {}", tmp.display()))?;
-        file.write_all(contents)
-            .and_then(|()| file.sync_all())
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::{CommandFactory as _, Parser};
+    use std::os::unix::fs::PermissionsExt as _;
 
     #[derive(Debug, Parser)]
     struct Cli {
@@ -249,12 +213,12 @@ mod tests {
     fn key_files_are_private_and_replaced_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.key");
-        write_atomically(&path, b"one", 0o600).unwrap();
+        output::write_atomically(&path, b"one", 0o600).unwrap();
         assert_eq!(
             fs::metadata(&path).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        write_atomically(&path, b"two", 0o600).unwrap();
+        output::write_atomically(&path, b"two", 0o600).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }

@@ -91,7 +91,7 @@ fn sign_model(args: &SignModelArgs) -> anyhow::Result<ExitCode> {
     };
     let manifest = cmd::hash_model(&args.path, &args.hashing, &walk_options, &config)?;
     let bundle = model::sign(&manifest, signer.as_ref(), material)?;
-    write_atomically(&args.signature, &bundle.to_json_bytes())?;
+    output::write_atomically(&args.signature, &bundle.to_json_bytes(), 0o644)?;
 
     let root = manifest.root_digest();
     match args.output {
@@ -155,30 +155,4 @@ fn read_chain(leaf: &Path, chain: &[PathBuf]) -> anyhow::Result<Vec<Certificate>
         certs.extend(parsed);
     }
     Ok(certs)
-}
-
-/// Writes through a temporary file in the same directory and renames, so a reader never sees
-/// a half-written signature.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .context("signature path has no file name")?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let written = std::fs::write(&tmp, bytes)
-        .with_context(|| format!("{}: cannot write", tmp.display()))
-        .and_then(|()| {
-            std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))
-        });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
 }
