@@ -184,6 +184,33 @@ impl Run {
     }
 }
 
+/// Environment variables that carry key passwords or token settings; [`Tollgate`] passes them
+/// to the binary only when the test sets them with [`Tollgate::env`].
+pub const SECRET_VARS: [&str; 4] = [
+    "TOLLGATE_PASSWORD",
+    "COSIGN_PASSWORD",
+    "TOLLGATE_PKCS11_PIN",
+    "TOLLGATE_PKCS11_MODULE",
+];
+
+/// cosign 2.5.0 as installed by `scripts/install-cosign` (or `$TOLLGATE_COSIGN`); fails the
+/// test if it is missing.
+pub fn cosign_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("TOLLGATE_COSIGN") {
+        return PathBuf::from(path);
+    }
+    let cache = std::env::var_os("TOLLGATE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".cache"));
+    let bin = cache.join("peers/root/usr/bin/cosign");
+    assert!(
+        bin.is_file(),
+        "cosign 2.5.0 is not installed at {}: run scripts/install-cosign (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
 /// A `tollgate` command line.
 #[derive(Clone, Debug)]
 pub struct Tollgate {
@@ -286,6 +313,12 @@ impl Tollgate {
         cmd.args(&self.args).stdin(Stdio::null());
         if let Some(dir) = &self.cwd {
             cmd.current_dir(dir);
+        }
+        // Secrets never leak in from the caller's environment: a test that wants one says so.
+        for var in SECRET_VARS {
+            if !self.env.iter().any(|(k, _)| k == var) {
+                cmd.env_remove(var);
+            }
         }
         for (k, v) in &self.env {
             cmd.env(k, v);

@@ -3,11 +3,11 @@
 //! fails the test; `scripts/install-cosign` installs it.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use base64::Engine as _;
-use tollgate_e2e::{Run, Tollgate, testdata, workspace_root};
+use tollgate_e2e::{Run, Tollgate, cosign_bin, testdata};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 const PASSWORD: &str = "blob test password";
@@ -18,48 +18,14 @@ fn tollgate(args: &[&str], env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         t = t.env(k, v);
     }
-    let (mut cmd, _guard) = t.command();
-    for var in ["TOLLGATE_PASSWORD", "COSIGN_PASSWORD"] {
-        if !env.iter().any(|(k, _)| *k == var) {
-            cmd.env_remove(var);
-        }
-    }
-    let out = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("run tollgate");
-    let run = Run {
-        code: out.status.code(),
-        signal: None,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        command: format!("tollgate {}", args.join(" ")),
-    };
+    let run = t.run();
     run.assert_no_panic();
     run
 }
 
-/// cosign 2.5.0 as installed by scripts/install-cosign (or `$TOLLGATE_COSIGN`).
-fn cosign() -> PathBuf {
-    if let Some(path) = std::env::var_os("TOLLGATE_COSIGN") {
-        return PathBuf::from(path);
-    }
-    let cache = std::env::var_os("TOLLGATE_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".cache"));
-    let bin = cache.join("peers/root/usr/bin/cosign");
-    assert!(
-        bin.is_file(),
-        "cosign 2.5.0 is not installed at {}: run scripts/install-cosign (scripts/test does)",
-        bin.display()
-    );
-    bin
-}
-
 /// Runs cosign with `COSIGN_PASSWORD` (and nothing that makes it go online).
 fn run_cosign(args: &[&str], password: &str) -> Output {
-    Command::new(cosign())
+    Command::new(cosign_bin())
         .args(args)
         .env("COSIGN_PASSWORD", password)
         .env_remove("TOLLGATE_PASSWORD")

@@ -5,11 +5,11 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use tollgate_e2e::{Run, Tollgate, require_tool, testdata, workspace_root};
+use tollgate_e2e::{Run, Tollgate, cosign_bin, require_tool, testdata};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -19,29 +19,7 @@ fn tollgate(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Run {
     for (k, v) in env {
         t = t.env(k, v);
     }
-    let (mut cmd, _guard) = t.command();
-    for var in [
-        "TOLLGATE_PASSWORD",
-        "COSIGN_PASSWORD",
-        "TOLLGATE_PKCS11_PIN",
-        "TOLLGATE_PKCS11_MODULE",
-    ] {
-        if !env.iter().any(|(k, _)| *k == var) {
-            cmd.env_remove(var);
-        }
-    }
-    let out = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("run tollgate");
-    let run = Run {
-        code: out.status.code(),
-        signal: None,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        command: format!("tollgate {}", args.join(" ")),
-    };
+    let run = t.run();
     run.assert_no_panic();
     run
 }
@@ -69,23 +47,6 @@ fn inspect_json(path: &Path, env: &[(&str, &str)]) -> Value {
     );
     run.assert_code(0);
     serde_json::from_str(&run.stdout).expect("key inspect --output json")
-}
-
-/// cosign 2.5.0 as installed by scripts/install-cosign (or `$TOLLGATE_COSIGN`).
-fn cosign() -> PathBuf {
-    if let Some(path) = std::env::var_os("TOLLGATE_COSIGN") {
-        return PathBuf::from(path);
-    }
-    let cache = std::env::var_os("TOLLGATE_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".cache"));
-    let bin = cache.join("peers/root/usr/bin/cosign");
-    assert!(
-        bin.is_file(),
-        "cosign 2.5.0 is not installed at {}: run scripts/install-cosign (scripts/install-test-deps does)",
-        bin.display()
-    );
-    bin
 }
 
 #[test]
@@ -210,7 +171,7 @@ fn tollgate_reads_openssl_encrypted_keys() {
 
 #[test]
 fn cosign_reads_keygen_cosign_keys() {
-    let cosign = cosign();
+    let cosign = cosign_bin();
     let dir = tempfile::tempdir().unwrap();
     for (algorithm, password) in [
         ("ecdsa-p256", PASSWORD),
@@ -259,7 +220,7 @@ fn cosign_reads_keygen_cosign_keys() {
 
 #[test]
 fn tollgate_reads_cosign_generated_keys() {
-    let cosign = cosign();
+    let cosign = cosign_bin();
     let dir = tempfile::tempdir().unwrap();
     run_ok(
         Command::new(&cosign)

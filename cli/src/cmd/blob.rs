@@ -1,7 +1,7 @@
 //! `tollgate sign blob` / `tollgate verify blob`: cosign 2.5.0's `sign-blob` / `verify-blob`
 //! with a key.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -108,19 +108,19 @@ pub(crate) fn sign(args: &SignBlobArgs) -> anyhow::Result<ExitCode> {
 
 /// `tollgate verify blob`.
 pub(crate) fn verify(args: &VerifyBlobArgs) -> anyhow::Result<ExitCode> {
-    let key_bytes = cmd::read_bounded(&args.key, 1 << 20)?;
+    let key_bytes = cmd::read_bounded(&args.key, 1 << 20, "a public key")?;
     let key = PublicKey::from_bytes(&key_bytes)
         .with_context(|| format!("{}: cannot read public key", args.key.display()))?;
     let (file, parsed) = match (&args.signature, &args.bundle) {
         (Some(sig), _) => {
-            let bytes = read_limited(sig, MAX_SIGNATURE_FILE)?;
+            let bytes = cmd::read_bounded(sig, MAX_SIGNATURE_FILE, "a signature")?;
             (
                 sig,
                 blob::parse_signature(&bytes).map(SignatureSource::Signature),
             )
         }
         (None, Some(bundle)) => {
-            let bytes = read_limited(bundle, MAX_BUNDLE_BYTES)?;
+            let bytes = cmd::read_bounded(bundle, MAX_BUNDLE_BYTES, "a bundle")?;
             (bundle, blob::parse_bundle(&bytes))
         }
         (None, None) => anyhow::bail!("give --signature or --bundle"),
@@ -168,21 +168,4 @@ fn rejected(args: &VerifyBlobArgs, reason: &str) -> anyhow::Result<ExitCode> {
         OutputFormat::Text => output::print(&format!("verification failed: {reason}\n"))?,
     }
     Ok(exit::rejected())
-}
-
-/// Reads a signature or bundle file, refusing anything over `limit` bytes.
-fn read_limited(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
-    use std::io::Read;
-    let file =
-        std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    anyhow::ensure!(
-        bytes.len() as u64 <= limit,
-        "{}: larger than {limit} bytes; not a signature or bundle",
-        path.display()
-    );
-    Ok(bytes)
 }

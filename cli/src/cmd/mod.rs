@@ -95,8 +95,13 @@ pub(crate) fn with_pool<T: Send>(
     Ok(pool.install(work))
 }
 
-/// Reads a small input file (keys, certificates), refusing anything over `limit` bytes.
-pub(crate) fn read_bounded(path: &std::path::Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+/// Reads a small input file (a key, certificate, signature or bundle: `what`), refusing
+/// anything over `limit` bytes before reading it whole.
+pub(crate) fn read_bounded(
+    path: &std::path::Path,
+    limit: u64,
+    what: &str,
+) -> anyhow::Result<Vec<u8>> {
     use std::io::Read;
     let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
@@ -106,7 +111,7 @@ pub(crate) fn read_bounded(path: &std::path::Path, limit: u64) -> anyhow::Result
         .with_context(|| format!("{}: cannot read", path.display()))?;
     anyhow::ensure!(
         bytes.len() as u64 <= limit,
-        "{}: larger than {limit} bytes; not a key or certificate file",
+        "{}: larger than {limit} bytes; not {what}",
         path.display()
     );
     Ok(bytes)

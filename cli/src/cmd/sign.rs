@@ -149,7 +149,7 @@ pub(crate) fn inside_model(model: &Path, signature: &Path) -> anyhow::Result<Opt
 fn read_chain(leaf: &Path, chain: &[PathBuf]) -> anyhow::Result<Vec<Certificate>> {
     let mut certs = Vec::new();
     for path in std::iter::once(leaf).chain(chain.iter().map(PathBuf::as_path)) {
-        let bytes = cmd::read_bounded(path, 1 << 20)?;
+        let bytes = cmd::read_bounded(path, 1 << 20, "a certificate file")?;
         let parsed = Certificate::parse_pem_bundle(&bytes)
             .with_context(|| format!("{}: cannot read certificates", path.display()))?;
         certs.extend(parsed);

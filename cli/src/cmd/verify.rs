@@ -197,14 +197,14 @@ fn verify_model(args: &VerifyModelArgs) -> anyhow::Result<ExitCode> {
 
 fn trust(args: &VerifyModelArgs) -> anyhow::Result<Trust> {
     if let Some(key) = &args.key {
-        let bytes = cmd::read_bounded(key, 1 << 20)?;
+        let bytes = cmd::read_bounded(key, 1 << 20, "a public key")?;
         let key = PublicKey::from_pem(&bytes)
             .with_context(|| format!("{}: cannot read public key", key.display()))?;
         return Ok(Trust::Key(key));
     }
     let mut roots = Vec::new();
     for path in &args.ca {
-        let bytes = cmd::read_bounded(path, 1 << 20)?;
+        let bytes = cmd::read_bounded(path, 1 << 20, "a certificate file")?;
         roots.extend(
             Certificate::parse_pem_bundle(&bytes)
                 .with_context(|| format!("{}: cannot read CA certificates", path.display()))?,
