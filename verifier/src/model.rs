@@ -83,9 +83,9 @@ pub enum SigningMaterial {
     Certificates(Vec<Certificate>),
 }
 
-/// `publicKey.hint` as model_signing computes it: hex SHA-256 of the SPKI PEM text.
+/// `publicKey.hint` as model_signing writes it: the hex of [`PublicKey::pem_hint`].
 pub fn key_hint(key: &PublicKey) -> String {
-    Digest::sha256(key.to_pem().as_bytes()).hex()
+    key.pem_hint().hex()
 }
 
 /// The statement a model signature carries.
