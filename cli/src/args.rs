@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tollgate_verifier::digest::HashAlgorithm;
 
+use crate::cmd::artifact::{AttachArgs, PullArgs, PushArgs};
+use crate::cmd::attest::AttestArgs;
 use crate::cmd::key::KeyArgs;
 use crate::cmd::keygen::KeygenArgs;
 use crate::cmd::sign::SignArgs;
@@ -36,6 +38,10 @@ pub(crate) enum Command {
     Key(KeyArgs),
     Sign(SignArgs),
     Verify(VerifyArgs),
+    Push(PushArgs),
+    Pull(PullArgs),
+    Attach(AttachArgs),
+    Attest(AttestArgs),
 }
 
 /// Compute a model's OpenSSF model signing v1.0 manifest and root digest.

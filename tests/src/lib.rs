@@ -7,6 +7,7 @@
 //! - [`Model`] builds a model directory in a temporary directory.
 //! - [`ModelSigning`] runs `tests/py/ms_manifest.py` with `$TOLLGATE_MODEL_SIGNING_PYTHON` and
 //!   fails the test loudly when that interpreter is missing (`scripts/test` installs it).
+//! - [`registry::Registry`] runs a real CNCF distribution registry on a random loopback port.
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -20,6 +21,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+pub mod registry;
 
 /// How long any single child process may run before the test fails.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);

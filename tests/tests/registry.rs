@@ -6,124 +6,24 @@
 //! the test; `scripts/install-registry` installs it.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tollgate_e2e::registry::Registry;
 
 use tollgate_registry::{
     BlockingClient, Digest, Document, Error, MediaType, Options, Reference, ReferrerSource,
 };
 
-/// docker-registry as installed by scripts/install-registry (or `$TOLLGATE_DOCKER_REGISTRY`).
-fn registry_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("TOLLGATE_DOCKER_REGISTRY") {
-        return p.into();
-    }
-    for p in ["/usr/bin/docker-registry", "/usr/local/bin/docker-registry"] {
-        if Path::new(p).is_file() {
-            return p.into();
-        }
-    }
-    panic!("docker-registry is not installed: run scripts/install-registry");
+/// A reference in the test registry.
+fn reference(reg: &Registry, rest: &str) -> Reference {
+    reg.reference(rest).parse().unwrap()
 }
 
-/// A distribution 2.8 registry on 127.0.0.1, killed (by its pid) when dropped, also on panic.
-struct Registry {
-    child: Child,
-    host: String,
-    storage: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = dir.path().join("storage");
-        std::fs::create_dir(&storage).unwrap();
-        // A free port: bind to 0, read it, release it (a small race with other processes).
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let host = format!("127.0.0.1:{port}");
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
-                 delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
-                storage.display()
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = Command::new(registry_bin())
-            .arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("cannot start docker-registry");
-        let mut registry = Self {
-            child,
-            host,
-            storage,
-            _dir: dir,
-        };
-        registry.wait_ready();
-        registry
-    }
-
-    /// Waits (at most 20 s) until `GET /v2/` answers 200.
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let log = std::fs::read_to_string(self._dir.path().join("registry.log"));
-                panic!("docker-registry exited with {status}: {log:?}");
-            }
-            if let Ok(mut s) = TcpStream::connect(&self.host) {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let req = format!("GET /v2/ HTTP/1.0\r\nHost: {}\r\n\r\n", self.host);
-                let mut head = [0u8; 12];
-                if s.write_all(req.as_bytes()).is_ok()
-                    && s.read_exact(&mut head).is_ok()
-                    && head.ends_with(b" 200")
-                {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "docker-registry did not answer GET /v2/ on {} within 20 s",
-            self.host
-        );
-    }
-
-    fn reference(&self, rest: &str) -> Reference {
-        format!("{}/{rest}", self.host).parse().unwrap()
-    }
-
-    /// The data file of blob `digest` in the storage directory.
-    fn blob_file(&self, digest: &Digest) -> PathBuf {
-        let hex = digest.hex();
-        self.storage
-            .join("docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(&hex)
-            .join("data")
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The storage file of a blob.
+fn blob_file(reg: &Registry, digest: &Digest) -> PathBuf {
+    reg.blob_file(&digest.hex())
 }
 
 fn client() -> BlockingClient {
@@ -181,7 +81,7 @@ fn push_image(
 fn push_then_resolve_and_pull_back_byte_identical() {
     let reg = Registry::start();
     let c = client();
-    let r = reg.reference("models/llama:v1");
+    let r = reference(&reg, "models/llama:v1");
     let layer = bytes(300_000, 1);
     let manifest = push_image(&c, &r, &layer, None, None);
     let pushed = c.put_manifest(&r, &manifest, &manifest_type()).unwrap();
@@ -209,7 +109,7 @@ fn push_then_resolve_and_pull_back_byte_identical() {
     assert_eq!(c.list_tags(&r).unwrap(), vec!["v1".to_owned()]);
 
     let err = c
-        .get_manifest(&reg.reference("models/llama:absent"))
+        .get_manifest(&reference(&reg, "models/llama:absent"))
         .unwrap_err();
     assert!(matches!(err, Error::ManifestNotFound { .. }), "{err}");
 }
@@ -218,12 +118,12 @@ fn push_then_resolve_and_pull_back_byte_identical() {
 fn a_blob_altered_in_storage_is_refused_and_no_file_is_left() {
     let reg = Registry::start();
     let c = client();
-    let r = reg.reference("models/tampered:v1");
+    let r = reference(&reg, "models/tampered:v1");
     let layer = bytes(200_000, 2);
     let digest = Digest::sha256(&layer);
     c.push_blob(&r, layer.clone(), &digest).unwrap();
 
-    let file = reg.blob_file(&digest);
+    let file = blob_file(&reg, &digest);
     let mut stored = std::fs::read(&file).expect("blob data file in the registry's storage");
     assert_eq!(stored, layer);
     stored[1000] ^= 0x01;
@@ -237,7 +137,7 @@ fn a_blob_altered_in_storage_is_refused_and_no_file_is_left() {
     assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
     let msg = err.to_string();
     assert!(
-        msg.contains(&digest.to_string()) && msg.contains(&reg.host),
+        msg.contains(&digest.to_string()) && msg.contains(reg.host()),
         "{msg}"
     );
     assert!(
@@ -266,7 +166,7 @@ fn a_blob_altered_in_storage_is_refused_and_no_file_is_left() {
 fn referrers_use_the_tag_schema_on_distribution_2_8_and_keep_both() {
     let reg = Registry::start();
     let c = client();
-    let r = reg.reference("models/signed:v1");
+    let r = reference(&reg, "models/signed:v1");
     let subject = push_image(&c, &r, &bytes(1000, 3), None, None);
     let subject_digest = c.put_manifest(&r, &subject, &manifest_type()).unwrap();
 
@@ -277,7 +177,7 @@ fn referrers_use_the_tag_schema_on_distribution_2_8_and_keep_both() {
     let subject_ref = Some((&subject_digest, subject.len()));
     let first = push_image(&c, &r, b"signature one", subject_ref, Some("one"));
     let second = push_image(&c, &r, b"signature two", subject_ref, Some("two"));
-    let repo = reg.reference("models/signed");
+    let repo = reference(&reg, "models/signed");
     let d1 = c.attach_referrer(&repo, &first, &manifest_type()).unwrap();
     let d2 = c.attach_referrer(&repo, &second, &manifest_type()).unwrap();
     // Attaching again does not duplicate the entry.
@@ -325,7 +225,7 @@ fn referrers_use_the_tag_schema_on_distribution_2_8_and_keep_both() {
 fn a_manifest_over_4_mib_is_refused() {
     let reg = Registry::start();
     let c = client();
-    let r = reg.reference("models/big:v1");
+    let r = reference(&reg, "models/big:v1");
     let config = b"{}".to_vec();
     let config_digest = Digest::sha256(&config);
     c.push_blob(&r, config, &config_digest).unwrap();

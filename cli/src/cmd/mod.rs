@@ -1,12 +1,16 @@
 //! One module per subcommand; this one dispatches and holds what they share: turning hash
 //! options into library configuration and running work on a sized thread pool.
 
+pub(crate) mod artifact;
+pub(crate) mod attest;
 mod blob;
 mod hash;
+pub(crate) mod image;
 mod inspect;
 pub(crate) mod key;
 pub(crate) mod keygen;
 pub(crate) mod layout;
+pub(crate) mod registry;
 pub(crate) mod sign;
 pub(crate) mod verify;
 
@@ -28,6 +32,10 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Key(args) => key::run(&args),
         Command::Sign(args) => sign::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::Push(args) => artifact::push(&args),
+        Command::Pull(args) => artifact::pull(&args),
+        Command::Attach(args) => artifact::attach(&args),
+        Command::Attest(args) => attest::attest(&args),
     }
 }
 

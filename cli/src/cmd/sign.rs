@@ -29,6 +29,7 @@ pub(crate) struct SignArgs {
 pub(crate) enum SignCommand {
     Model(SignModelArgs),
     Blob(cmd::blob::SignBlobArgs),
+    Image(cmd::image::SignImageArgs),
 }
 
 /// Sign a model directory (or file) in the OpenSSF model signing v1.0 format.
@@ -69,6 +70,7 @@ pub(crate) fn run(args: &SignArgs) -> anyhow::Result<ExitCode> {
     match &args.what {
         SignCommand::Model(a) => sign_model(a),
         SignCommand::Blob(a) => cmd::blob::sign(a),
+        SignCommand::Image(a) => cmd::image::sign(a),
     }
 }
 

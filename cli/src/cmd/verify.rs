@@ -35,6 +35,8 @@ pub(crate) enum VerifyCommand {
     Model(VerifyModelArgs),
     Blob(cmd::blob::VerifyBlobArgs),
     Layout(cmd::layout::VerifyLayoutArgs),
+    Image(cmd::image::VerifyImageArgs),
+    Attestation(cmd::attest::VerifyAttestationArgs),
 }
 
 /// Verify a model against an OpenSSF model signing signature.
@@ -130,6 +132,8 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         VerifyCommand::Model(a) => verify_model(a),
         VerifyCommand::Blob(a) => cmd::blob::verify(a),
         VerifyCommand::Layout(a) => cmd::layout::verify(a),
+        VerifyCommand::Image(a) => cmd::image::verify(a),
+        VerifyCommand::Attestation(a) => cmd::attest::verify(a),
     }
 }
 
