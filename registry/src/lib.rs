@@ -30,6 +30,7 @@ mod blocking;
 mod client;
 mod error;
 mod reference;
+mod upload;
 
 pub use blocking::BlockingClient;
 pub use client::{Client, Document, Manifest, Options, ReferrerSource, Referrers};

@@ -1,0 +1,1 @@
+//! Streaming blob uploads from files (large model layers are never held in memory).
