@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use tollgate_verifier::digest::Digest;
-use tollgate_verifier::oci::MediaType;
+use tollgate_verifier::oci::{MediaType, Platform};
 
 use crate::client::{Client, Manifest, Options, Referrers};
 use crate::error::Error;
@@ -44,6 +44,12 @@ impl BlockingClient {
         self.runtime.block_on(self.client.resolve(r))
     }
 
+    /// See [`Client::resolve_platform`].
+    pub fn resolve_platform(&self, r: &Reference, platform: &Platform) -> Result<Digest, Error> {
+        self.runtime
+            .block_on(self.client.resolve_platform(r, platform))
+    }
+
     /// See [`Client::put_manifest`].
     pub fn put_manifest(
         &self,
@@ -76,6 +82,19 @@ impl BlockingClient {
     ) -> Result<u64, Error> {
         self.runtime
             .block_on(self.client.pull_blob_to_file(r, digest, size, dest))
+    }
+
+    /// See [`Client::get_blob`].
+    pub fn get_blob(
+        &self,
+        r: &Reference,
+        digest: &Digest,
+        size: u64,
+        limit: u64,
+        what: &str,
+    ) -> Result<Vec<u8>, Error> {
+        self.runtime
+            .block_on(self.client.get_blob(r, digest, size, limit, what))
     }
 
     /// See [`Client::list_tags`].

@@ -4,7 +4,8 @@
 //!
 //! Every request runs under [`Options::timeout`] (blob transfers under
 //! [`Options::transfer_timeout`], with [`Options::timeout`] also as the stall timeout between
-//! reads). Referrers use the OCI 1.1 API when the registry has it and otherwise the tag-schema
+//! reads), authorized and retried by [`crate::send`] (credentials and tokens from
+//! [`crate::auth`]). Referrers use the OCI 1.1 API when the registry has it and otherwise the tag-schema
 //! index at `sha256-<hex>`, which [`Client::attach_referrer`] maintains by read-merge-write.
 //! The read-merge-write is not atomic: two writers racing on one subject can lose an entry
 //! (distribution 2.8 supports no conditional PUT); callers should attach sequentially.
@@ -13,23 +14,27 @@ use std::future::Future;
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
-use oci_client::secrets::RegistryAuth;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncWrite;
 use tollgate_verifier::digest::{Digest, HashAlgorithm, Hasher};
 use tollgate_verifier::oci::{
-    Descriptor, ImageIndex, ImageManifest, MAX_MANIFEST_SIZE, ManifestError, MediaType,
+    Descriptor, ImageIndex, ImageManifest, MAX_MANIFEST_SIZE, ManifestError, MediaType, Platform,
 };
 
+use crate::auth::{Access, AuthCache};
+use crate::credentials::Credentials;
 use crate::error::Error;
+use crate::platform::select_platform;
 use crate::reference::Reference;
+use crate::retry::RetryPolicy;
 
 /// Media types asked for when reading a manifest.
 const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, \
@@ -50,6 +55,10 @@ pub struct Options {
     pub timeout: Duration,
     /// Timeout of a whole blob upload or download.
     pub transfer_timeout: Duration,
+    /// Retries of idempotent requests on connection errors, 429 and 5xx.
+    pub retry: RetryPolicy,
+    /// Where credentials come from (default: none, anonymous access).
+    pub credentials: Credentials,
 }
 
 impl Default for Options {
@@ -59,6 +68,8 @@ impl Default for Options {
             insecure: false,
             timeout: Duration::from_secs(30),
             transfer_timeout: Duration::from_secs(3600),
+            retry: RetryPolicy::default(),
+            credentials: Credentials::anonymous(),
         }
     }
 }
@@ -152,12 +163,14 @@ struct Fetched {
     digest_header: Option<String>,
 }
 
-/// An async client for OCI distribution registries (anonymous access).
+/// An async client for OCI distribution registries.
 #[derive(Clone)]
 pub struct Client {
-    oci: oci_client::Client,
-    http: reqwest::Client,
-    options: Options,
+    pub(crate) oci: oci_client::Client,
+    pub(crate) http: reqwest::Client,
+    pub(crate) options: Options,
+    /// Challenges, credentials and tokens, shared by clones.
+    pub(crate) auth_cache: Arc<AuthCache>,
 }
 
 impl std::fmt::Debug for Client {
@@ -168,7 +181,7 @@ impl std::fmt::Debug for Client {
     }
 }
 
-fn oci_detail(e: &OciDistributionError) -> String {
+pub(crate) fn oci_detail(e: &OciDistributionError) -> String {
     let s = e.to_string();
     // oci-client's messages start with a capital; ours are lowercase.
     let mut c = s.chars();
@@ -207,6 +220,7 @@ impl Client {
             oci: oci_client::Client::new(config),
             http,
             options,
+            auth_cache: Arc::default(),
         })
     }
 
@@ -216,7 +230,7 @@ impl Client {
     }
 
     /// Refuses plain HTTP to non-loopback registries unless `insecure`.
-    fn check_transport(&self, r: &Reference) -> Result<(), Error> {
+    pub(crate) fn check_transport(&self, r: &Reference) -> Result<(), Error> {
         if self.options.plain_http && !self.options.insecure && !r.is_loopback() {
             return Err(Error::PlainHttpRefused {
                 registry: r.registry().to_owned(),
@@ -225,16 +239,25 @@ impl Client {
         Ok(())
     }
 
-    fn base_url(&self, r: &Reference) -> String {
-        let scheme = if self.options.plain_http {
+    /// `http` or `https`, as the options say.
+    pub(crate) fn scheme(&self) -> &'static str {
+        if self.options.plain_http {
             "http"
         } else {
             "https"
-        };
-        format!("{scheme}://{}/v2/{}", r.registry(), r.repository_name())
+        }
     }
 
-    fn oci_ref(r: &Reference) -> oci_client::Reference {
+    fn base_url(&self, r: &Reference) -> String {
+        format!(
+            "{}://{}/v2/{}",
+            self.scheme(),
+            r.registry(),
+            r.repository_name()
+        )
+    }
+
+    pub(crate) fn oci_ref(r: &Reference) -> oci_client::Reference {
         let registry = r.registry().to_owned();
         let repo = r.repository_name().to_owned();
         match (r.digest(), r.tag()) {
@@ -244,7 +267,7 @@ impl Client {
         }
     }
 
-    fn transport(r: &Reference, operation: &str, detail: impl ToString) -> Error {
+    pub(crate) fn transport(r: &Reference, operation: &str, detail: impl ToString) -> Error {
         Error::Transport {
             operation: operation.to_owned(),
             registry: r.registry().to_owned(),
@@ -253,7 +276,7 @@ impl Client {
         }
     }
 
-    async fn timed<T>(
+    pub(crate) async fn timed<T>(
         &self,
         r: &Reference,
         operation: &str,
@@ -280,14 +303,12 @@ impl Client {
         url: &str,
         accept: &str,
     ) -> Result<Option<Fetched>, Error> {
+        let mut res = self
+            .send(r, Access::Pull, operation, || {
+                self.http.get(url).header(ACCEPT, accept)
+            })
+            .await?;
         let fut = async {
-            let mut res = self
-                .http
-                .get(url)
-                .header(ACCEPT, accept)
-                .send()
-                .await
-                .map_err(|e| Self::transport(r, operation, e))?;
             let status = res.status();
             if status == StatusCode::NOT_FOUND {
                 return Ok(None);
@@ -335,14 +356,29 @@ impl Client {
         self.timed(r, operation, self.options.timeout, fut).await
     }
 
-    async fn status_error(&self, r: &Reference, operation: &str, res: reqwest::Response) -> Error {
+    pub(crate) async fn status_error(
+        &self,
+        r: &Reference,
+        operation: &str,
+        res: reqwest::Response,
+    ) -> Error {
         let status = res.status().as_u16();
-        let body = match tokio::time::timeout(Duration::from_secs(2), res.bytes()).await {
-            Ok(Ok(b)) if !b.is_empty() => {
-                let text = String::from_utf8_lossy(&b[..b.len().min(300)]);
-                format!(": {}", text.trim())
+        // The start of the body only, read for at most 2 s: it is for the message.
+        let mut res = res;
+        let mut start = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while start.len() < 300
+                && let Ok(Some(chunk)) = res.chunk().await
+            {
+                start.extend_from_slice(&chunk);
             }
-            _ => String::new(),
+        })
+        .await;
+        let body = if start.is_empty() {
+            String::new()
+        } else {
+            let text = String::from_utf8_lossy(&start[..start.len().min(300)]);
+            format!(": {}", text.trim())
         };
         Error::Status {
             operation: operation.to_owned(),
@@ -353,7 +389,12 @@ impl Client {
         }
     }
 
-    fn digest_mismatch(r: &Reference, what: String, expected: String, actual: &Digest) -> Error {
+    pub(crate) fn digest_mismatch(
+        r: &Reference,
+        what: String,
+        expected: String,
+        actual: &Digest,
+    ) -> Error {
         Error::DigestMismatch {
             what,
             registry: r.registry().to_owned(),
@@ -493,38 +534,54 @@ impl Client {
             ),
         };
         let body = bytes.to_vec();
-        self.timed(r, &operation, self.options.timeout, async {
-            self.oci
-                .push_manifest_raw(&oci_ref, body, content_type)
-                .await
-                .map_err(|e| Self::transport(r, &operation, oci_detail(&e)))
-        })
+        // A manifest PUT is idempotent: the same bytes under the same tag or digest.
+        self.with_oci(
+            r,
+            Access::Push,
+            &operation,
+            self.options.timeout,
+            true,
+            || {
+                let (oci_ref, body, content_type) = (&oci_ref, body.clone(), content_type.clone());
+                async move {
+                    self.oci
+                        .push_manifest_raw(oci_ref, body, content_type)
+                        .await
+                }
+            },
+        )
         .await?;
         Ok(digest)
     }
 
     /// Whether the repository has blob `digest`.
     pub async fn blob_exists(&self, r: &Reference, digest: &Digest) -> Result<bool, Error> {
+        self.blob_exists_for(r, digest, Access::Pull).await
+    }
+
+    /// [`Client::blob_exists`] under the authorization for `access` (a push checks with its
+    /// push token, so that a pull-only token is never fetched just for this).
+    pub(crate) async fn blob_exists_for(
+        &self,
+        r: &Reference,
+        digest: &Digest,
+        access: Access,
+    ) -> Result<bool, Error> {
         self.check_transport(r)?;
         let operation = format!("check blob {digest}");
-        self.auth(r).await;
-        self.timed(r, &operation, self.options.timeout, async {
-            self.oci
-                .blob_exists(&Self::oci_ref(r), &digest.to_string())
-                .await
-                .map_err(|e| Self::transport(r, &operation, oci_detail(&e)))
+        let oci_ref = Self::oci_ref(r);
+        let digest_text = digest.to_string();
+        self.with_oci(r, access, &operation, self.options.timeout, true, || {
+            let (oci_ref, digest_text) = (&oci_ref, digest_text.as_str());
+            async move { self.oci.blob_exists(oci_ref, digest_text).await }
         })
         .await
     }
 
-    async fn auth(&self, r: &Reference) {
-        self.oci
-            .store_auth_if_needed(r.registry(), &RegistryAuth::Anonymous)
-            .await;
-    }
-
     /// Uploads `data` as a blob after checking it hashes to `expected` (nothing is sent
-    /// otherwise). Skips the upload when the registry already has the blob.
+    /// otherwise). Skips the upload when the registry already has the blob. A failed upload is
+    /// retried from the start in a new upload session (safe: the registry stores the blob only
+    /// when the digest matches).
     pub async fn push_blob(
         &self,
         r: &Reference,
@@ -541,16 +598,23 @@ impl Client {
                 &actual,
             ));
         }
-        if self.blob_exists(r, expected).await? {
+        if self.blob_exists_for(r, expected, Access::Push).await? {
             return Ok(());
         }
         let operation = format!("push blob {expected}");
-        self.timed(r, &operation, self.options.transfer_timeout, async {
-            self.oci
-                .push_blob(&Self::oci_ref(r), data, &expected.to_string())
-                .await
-                .map_err(|e| Self::transport(r, &operation, oci_detail(&e)))
-        })
+        let oci_ref = Self::oci_ref(r);
+        let digest_text = expected.to_string();
+        self.with_oci(
+            r,
+            Access::Push,
+            &operation,
+            self.options.transfer_timeout,
+            true,
+            || {
+                let (oci_ref, data, digest_text) = (&oci_ref, data.clone(), digest_text.as_str());
+                async move { self.oci.push_blob(oci_ref, data, digest_text).await }
+            },
+        )
         .await?;
         Ok(())
     }
@@ -558,7 +622,8 @@ impl Client {
     /// Downloads blob `digest` into `dest`: written to a temporary file next to it, hashed while
     /// written, cut off past `size` (when given), and renamed to `dest` only when digest and size
     /// match. On any error no file is left at `dest` (an existing one is left untouched).
-    /// Returns the number of bytes written.
+    /// A transfer that fails midway is retried from the start. Returns the number of bytes
+    /// written.
     pub async fn pull_blob_to_file(
         &self,
         r: &Reference,
@@ -579,28 +644,38 @@ impl Client {
             .prefix(".tollgate-blob-")
             .tempfile_in(dir)
             .map_err(io_err)?;
-        let file = tokio::fs::File::from_std(tmp.reopen().map_err(io_err)?);
-        let mut writer = HashingWriter {
-            file,
-            hasher: Hasher::new(HashAlgorithm::Sha256),
-            written: 0,
-            limit: size,
-        };
         let operation = format!("pull blob {digest}");
-        self.auth(r).await;
-        let pulled = tokio::time::timeout(
-            self.options.transfer_timeout,
-            self.oci
-                .pull_blob(&Self::oci_ref(r), digest.to_string().as_str(), &mut writer),
-        )
-        .await;
-        let Ok(result) = pulled else {
-            return Err(Error::Timeout {
-                operation,
-                registry: r.registry().to_owned(),
-                repository: r.repository_name().to_owned(),
-                seconds: self.options.transfer_timeout.as_secs(),
-            });
+        let oci_ref = Self::oci_ref(r);
+        let digest_text = digest.to_string();
+        let mut tries = self.tries(true);
+        let (writer, result) = loop {
+            let file = tmp.reopen().map_err(io_err)?;
+            file.set_len(0).map_err(io_err)?;
+            let mut writer = HashingWriter {
+                file: tokio::fs::File::from_std(file),
+                hasher: Hasher::new(HashAlgorithm::Sha256),
+                written: 0,
+                limit: size,
+            };
+            let grant = self.prepare_oci(r, Access::Pull).await?;
+            let result = self
+                .timed(r, &operation, self.options.transfer_timeout, async {
+                    Ok(self
+                        .oci
+                        .pull_blob(&oci_ref, digest_text.as_str(), &mut writer)
+                        .await)
+                })
+                .await?;
+            // Overruns and digest errors are checked below; other failures may be retried (the
+            // file is started again).
+            let overrun = size.is_some_and(|s| writer.written > s);
+            match result {
+                Err(e) if !overrun && !matches!(e, OciDistributionError::DigestError(_)) => {
+                    self.oci_failed(r, Access::Pull, &operation, &e, grant.origin, &mut tries)
+                        .await?;
+                }
+                result => break (writer, result),
+            }
         };
         // Our own size and digest checks come first: they name the problem precisely.
         let written = writer.written;
@@ -637,18 +712,130 @@ impl Client {
         Ok(written)
     }
 
+    /// Reads a small blob (a signature, a config: `what`) into memory. Its descriptor says
+    /// `size` bytes; more than `limit` is refused before any request, and the body is cut off
+    /// past `size`. Size and sha256 are checked before the bytes are returned.
+    pub async fn get_blob(
+        &self,
+        r: &Reference,
+        digest: &Digest,
+        size: u64,
+        limit: u64,
+        what: &str,
+    ) -> Result<Vec<u8>, Error> {
+        self.check_transport(r)?;
+        if size > limit {
+            return Err(Error::BlobTooLarge {
+                registry: r.registry().to_owned(),
+                repository: r.repository_name().to_owned(),
+                digest: digest.to_string(),
+                what: what.to_owned(),
+                size,
+                limit,
+            });
+        }
+        let operation = format!("get blob {digest}");
+        let url = format!("{}/blobs/{digest}", self.base_url(r));
+        let mut res = self
+            .send(r, Access::Pull, &operation, || self.http.get(&url))
+            .await?;
+        if res.status() == StatusCode::NOT_FOUND {
+            return Err(Error::BlobNotFound {
+                registry: r.registry().to_owned(),
+                repository: r.repository_name().to_owned(),
+                digest: digest.to_string(),
+            });
+        }
+        if !res.status().is_success() {
+            return Err(self.status_error(r, &operation, res).await);
+        }
+        let read = async {
+            let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+            while let Some(chunk) = res
+                .chunk()
+                .await
+                .map_err(|e| Self::transport(r, &operation, e))?
+            {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() as u64 > size {
+                    break;
+                }
+            }
+            Ok(bytes)
+        };
+        let bytes = self
+            .timed(r, &operation, self.options.timeout, read)
+            .await?;
+        let actual = bytes.len() as u64;
+        if actual != size {
+            return Err(Error::SizeMismatch {
+                digest: digest.to_string(),
+                registry: r.registry().to_owned(),
+                repository: r.repository_name().to_owned(),
+                expected: size,
+                actual,
+                more: if actual > size { " or more" } else { "" },
+            });
+        }
+        let got = Digest::sha256(&bytes);
+        if got != *digest {
+            return Err(Self::digest_mismatch(
+                r,
+                format!("blob {digest}"),
+                digest.to_string(),
+                &got,
+            ));
+        }
+        Ok(bytes)
+    }
+
     /// Every tag of the repository.
     pub async fn list_tags(&self, r: &Reference) -> Result<Vec<String>, Error> {
         self.check_transport(r)?;
         let operation = "list tags";
-        self.timed(r, operation, self.options.timeout, async {
-            self.oci
-                .list_tags(&Self::oci_ref(r), &RegistryAuth::Anonymous, None, None)
-                .await
-                .map(|t| t.tags)
-                .map_err(|e| Self::transport(r, operation, oci_detail(&e)))
-        })
+        let oci_ref = Self::oci_ref(r);
+        // list_tags stores the auth it is given if oci-client has none for the registry yet:
+        // give it the same grant prepare_oci installed.
+        let grant = self.prepare_oci(r, Access::Pull).await?;
+        let auth = grant.oci_auth();
+        self.with_oci(
+            r,
+            Access::Pull,
+            operation,
+            self.options.timeout,
+            true,
+            || {
+                let (oci_ref, auth) = (&oci_ref, &auth);
+                async move {
+                    self.oci
+                        .list_tags(oci_ref, auth, None, None)
+                        .await
+                        .map(|t| t.tags)
+                }
+            },
+        )
         .await
+    }
+
+    /// The digest of the manifest for `platform` that `r` names: the one entry of the index
+    /// that matches (see [`crate::select_platform`] for the rules; none or several are errors
+    /// listing what the index has), or the manifest itself when `r` names a single-platform
+    /// image (whose config is not read: its platform is not checked).
+    pub async fn resolve_platform(
+        &self,
+        r: &Reference,
+        platform: &Platform,
+    ) -> Result<Digest, Error> {
+        let manifest = self.get_manifest(r).await?;
+        match &manifest.document {
+            Document::Manifest(_) => Ok(manifest.digest),
+            Document::Index(index) => select_platform(index, platform)
+                .map(|d| *d.digest())
+                .map_err(|source| Error::Platform {
+                    reference: r.to_string(),
+                    source,
+                }),
+        }
     }
 
     /// The tag-schema fallback tag of `digest`: `sha256-<hex>`.

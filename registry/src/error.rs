@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use tollgate_verifier::oci::ManifestError;
 
+use crate::platform::PlatformError;
 use crate::reference::ReferenceError;
 
 /// Why a registry operation failed.
@@ -83,6 +84,35 @@ pub enum Error {
         repository: String,
         /// The tag or digest asked for.
         target: String,
+    },
+    /// The blob does not exist in the repository.
+    #[error("{registry}/{repository} has no blob {digest}: it was deleted or never pushed")]
+    BlobNotFound {
+        /// The registry host.
+        registry: String,
+        /// The repository.
+        repository: String,
+        /// The blob's digest.
+        digest: String,
+    },
+    /// A blob to be read into memory is larger than the caller's limit.
+    #[error(
+        "blob {digest} of {registry}/{repository} is {size} bytes, more than the {limit}-byte \
+         limit for {what}: refusing to read it"
+    )]
+    BlobTooLarge {
+        /// The registry host.
+        registry: String,
+        /// The repository.
+        repository: String,
+        /// The blob's digest.
+        digest: String,
+        /// What the blob was expected to be (`a signature`, `a config`).
+        what: String,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
     },
     /// A manifest or index is larger than 4 MiB.
     #[error(
@@ -169,7 +199,106 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The registry (or its token server) refused the request: no or wrong credentials.
+    #[error("{operation} on {registry}/{repository}: {}", unauthorized_advice(registry, origin.as_deref()))]
+    Unauthorized {
+        /// What was attempted.
+        operation: String,
+        /// The registry host.
+        registry: String,
+        /// The repository.
+        repository: String,
+        /// Where the credentials that were refused came from; `None` when there were none.
+        origin: Option<String>,
+    },
+    /// The registry answered 403: the credentials are valid but may not do this.
+    #[error(
+        "{operation} on {registry}/{repository}: access denied (http 403) {}; ask the registry's \
+         administrator for access to the repository",
+        match origin { Some(o) => format!("for the credentials from {o}"), None => "to anonymous users".into() }
+    )]
+    Denied {
+        /// What was attempted.
+        operation: String,
+        /// The registry host.
+        registry: String,
+        /// The repository.
+        repository: String,
+        /// Where the credentials came from; `None` when there were none.
+        origin: Option<String>,
+    },
+    /// Credentials would go over plain HTTP to a host that is not loopback.
+    #[error(
+        "refusing to send the credentials from {origin} for {registry} over plain http to {host}: \
+         it is not a loopback address; use https"
+    )]
+    CredentialsOverPlainHttp {
+        /// The registry host.
+        registry: String,
+        /// The host they would go to (the registry or its token server).
+        host: String,
+        /// Where the credentials came from.
+        origin: String,
+    },
+    /// Credentials could not be looked up (unreadable docker config, failing helper).
+    #[error("cannot read registry credentials from {source_name}: {detail}")]
+    Credentials {
+        /// The docker config file or credential helper.
+        source_name: String,
+        /// What went wrong and what to do.
+        detail: String,
+    },
+    /// A transient failure persisted through every retry.
+    #[error("{last} (gave up after {attempts} attempts)")]
+    RetriesExhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        last: Box<Self>,
+    },
+    /// The registry asked to wait longer than the client's `Retry-After` cap.
+    #[error(
+        "{operation} on {registry}/{repository}: the registry answered http {status} and asked to \
+         retry after {seconds} s, longer than the {limit} s this client waits; try again later"
+    )]
+    RetryAfterTooLong {
+        /// What was attempted.
+        operation: String,
+        /// The registry host.
+        registry: String,
+        /// The repository.
+        repository: String,
+        /// The HTTP status (429 or 503).
+        status: u16,
+        /// The wait asked for.
+        seconds: u64,
+        /// The cap.
+        limit: u64,
+    },
+    /// No single manifest of an index is for the platform asked for.
+    #[error("{reference}: {source}")]
+    Platform {
+        /// The index's reference.
+        reference: String,
+        /// Why.
+        source: PlatformError,
+    },
     /// The async runtime of [`crate::BlockingClient`] could not start.
     #[error("cannot start the registry client's runtime: {0}")]
     Runtime(std::io::Error),
+}
+
+/// The second half of [`Error::Unauthorized`]'s message: what to do.
+fn unauthorized_advice(registry: &str, origin: Option<&str>) -> String {
+    match origin {
+        Some(o) => format!(
+            "the registry refused the credentials from {o} (http 401): check the username and \
+             password, and that the account may access this repository (or log in again)"
+        ),
+        None => format!(
+            "the registry requires authentication (http 401) and no credentials were found for \
+             {registry}: pass --username USER --password-stdin, or log in with `docker login \
+             {registry}` (credentials in $DOCKER_CONFIG/config.json or ~/.docker/config.json)"
+        ),
+    }
 }

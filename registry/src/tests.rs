@@ -93,3 +93,27 @@ fn fallback_tag_is_the_referrers_tag_schema() {
     let d = Digest::sha256(b"x");
     assert_eq!(Client::fallback_tag(&d), format!("sha256-{}", d.hex()));
 }
+
+#[test]
+fn debug_output_never_shows_secrets() {
+    let options = Options {
+        credentials: Credentials::explicit(
+            Credential::Basic {
+                username: "alice".into(),
+                password: Secret::new("hunter2"),
+            },
+            "test",
+        ),
+        ..Options::default()
+    };
+    let client = Client::new(options.clone()).unwrap();
+    for text in [format!("{options:?}"), format!("{client:?}")] {
+        assert!(
+            text.contains("alice") && text.contains("<redacted>"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+    let token = Credentials::explicit(Credential::IdentityToken(Secret::new("rt-123")), "x");
+    assert!(!format!("{token:?}").contains("rt-123"));
+}

@@ -850,3 +850,46 @@ pub fn bare_root(root: &str) -> &str {
 pub fn is_lower_hex(s: &str, n: usize) -> bool {
     s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
+
+/// skopeo 1.18 as installed by `scripts/install-skopeo` (or `$TOLLGATE_SKOPEO`): the wrapper
+/// that runs Debian trixie's binary through trixie's loader (bookworm's skopeo has sigstore
+/// patched out). Fails the test if it is missing.
+pub fn skopeo_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("TOLLGATE_SKOPEO") {
+        return PathBuf::from(path);
+    }
+    let cache = std::env::var_os("TOLLGATE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".cache"));
+    let bin = cache.join("peers/skopeo-root/skopeo");
+    assert!(
+        bin.is_file(),
+        "skopeo 1.18 is not installed at {}: run scripts/install-skopeo (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs skopeo with `args`, asserting it succeeds; returns stdout. `HOME` is a temporary
+/// directory so no user configuration or credentials leak in.
+pub fn skopeo(args: &[&str]) -> String {
+    let run = skopeo_run(args);
+    assert!(
+        run.status.success(),
+        "skopeo {args:?} failed:\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    String::from_utf8_lossy(&run.stdout).into_owned()
+}
+
+/// Runs skopeo with `args` and returns its output whatever the exit status.
+pub fn skopeo_run(args: &[&str]) -> std::process::Output {
+    let home = tempfile::tempdir().unwrap();
+    Command::new(skopeo_bin())
+        .args(args)
+        .env("HOME", home.path())
+        .env_remove("REGISTRY_AUTH_FILE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run skopeo")
+}

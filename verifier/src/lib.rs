@@ -33,8 +33,10 @@ pub mod intoto;
 pub mod keys;
 pub mod manifest;
 pub mod model;
+pub mod notation;
 pub mod oci;
 pub mod safetensors;
+pub mod sigstore;
 pub mod walk;
 pub mod x509;
 

@@ -21,6 +21,7 @@
 //! ```
 
 pub mod descriptor;
+pub mod archive;
 pub mod layout;
 pub mod manifest;
 

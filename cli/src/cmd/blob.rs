@@ -1,5 +1,5 @@
 //! `tollgate sign blob` / `tollgate verify blob`: cosign 2.5.0's `sign-blob` / `verify-blob`
-//! with a key.
+//! with a key, and keyless (Sigstore) verification of Sigstore bundles.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,8 +9,11 @@ use clap::Args;
 use serde_json::json;
 use tollgate_verifier::bundle::MAX_BUNDLE_BYTES;
 use tollgate_verifier::cosign::blob::{self, MAX_SIGNATURE_FILE, SignatureSource};
+use tollgate_verifier::digest::{Digest, HashAlgorithm};
 use tollgate_verifier::keys::PublicKey;
+use tollgate_verifier::sigstore::{self, Artifact, SigstoreBundle};
 
+use crate::cmd::keyless::{self, KeylessArgs};
 use crate::output::{self, OutputFormat};
 use crate::{cmd, exit};
 
@@ -48,37 +51,99 @@ pub(crate) struct SignBlobArgs {
     pub(crate) new_bundle_format: bool,
 }
 
-/// Verify a file's signature as `cosign verify-blob --key` does.
+/// Verify a file's signature as `cosign verify-blob` does: with a key, or keyless.
 ///
-/// Takes a signature file (base64, as cosign writes it, or raw DER) or a bundle (cosign's
+/// With --key: a signature file (base64, as cosign writes it, or raw DER) or a bundle (cosign's
 /// legacy bundle or a Sigstore bundle v0.1-v0.3 with messageSignature, whose messageDigest must
-/// be the file's digest). Only the key is checked: transparency-log entries are reported, not
-/// verified, and certificates (keyless signatures) are refused. Exit 0 verified, 1 not
-/// verified, 2 usage or input error.
+/// be the file's digest). A Sigstore bundle that carries transparency-log entries or RFC 3161
+/// timestamps has them verified offline against the trust root too; other forms check the key
+/// only (log entries are reported, not verified).
+///
+/// Keyless (--certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]): a Sigstore
+/// bundle whose Fulcio certificate chains to the trust root at the signing time proven by the
+/// transparency log or a timestamp authority, for the expected identity; fully offline. The
+/// file may be given as sha256:HEX instead. Exit 0 verified, 1 not verified, 2 usage or
+/// input error.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   tollgate verify blob model.gguf --key cosign.pub --signature model.gguf.sig
-  tollgate verify blob model.gguf --key cosign.pub --bundle model.sigstore.json --output json")]
+  tollgate verify blob model.gguf --key cosign.pub --bundle model.sigstore.json --output json
+  tollgate verify blob release.tar.gz --bundle release.sigstore.json \\
+      --certificate-identity https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/v1.0 \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com
+  tollgate verify blob sha256:<hex> --bundle release.sigstore.json \\
+      --certificate-identity-regexp '^https://github\\.com/OWNER/' \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com \\
+      --certificate-github-workflow-ref refs/heads/main --trusted-root trusted_root.json")]
 pub(crate) struct VerifyBlobArgs {
-    /// The signed file.
+    /// The signed file, or its digest as sha256:HEX (Sigstore bundles only; a path that
+    /// exists is always a path).
     pub(crate) path: PathBuf,
     /// Public key (SPKI PEM or DER, e.g. cosign.pub) the file must be signed with.
-    #[arg(long, value_name = "PUB")]
-    pub(crate) key: PathBuf,
+    #[arg(
+        long,
+        value_name = "PUB",
+        required_unless_present_any = KEYLESS_FLAGS,
+        conflicts_with_all = KEYLESS_FLAGS
+    )]
+    pub(crate) key: Option<PathBuf>,
     /// Signature file: base64 (cosign's default) or raw DER.
     #[arg(
         long,
         value_name = "SIG",
         required_unless_present = "bundle",
-        conflicts_with = "bundle"
+        conflicts_with = "bundle",
+        conflicts_with_all = KEYLESS_FLAGS
     )]
     pub(crate) signature: Option<PathBuf>,
     /// cosign bundle ({"base64Signature"}) or Sigstore bundle.
     #[arg(long, value_name = "BUNDLE")]
     pub(crate) bundle: Option<PathBuf>,
+    /// Keyless identity policy and trust root.
+    #[command(flatten)]
+    pub(crate) keyless: KeylessArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub(crate) output: OutputFormat,
+}
+
+/// The flags that ask for keyless verification (and exclude --key).
+const KEYLESS_FLAGS: [&str; 9] = [
+    "certificate_identity",
+    "certificate_identity_regexp",
+    "certificate_oidc_issuer",
+    "certificate_oidc_issuer_regexp",
+    "certificate_github_workflow_trigger",
+    "certificate_github_workflow_sha",
+    "certificate_github_workflow_name",
+    "certificate_github_workflow_repository",
+    "certificate_github_workflow_ref",
+];
+
+/// What `verify blob` is about: a file, or only its digest.
+enum Target<'a> {
+    File(&'a std::path::Path),
+    Sha256(Digest),
+}
+
+impl<'a> Target<'a> {
+    /// `sha256:<64 hex>` that is not an existing path is a digest (the sigstore-conformance
+    /// rule); anything else is a path.
+    fn parse(path: &'a std::path::Path) -> Self {
+        let digest = path
+            .to_str()
+            .and_then(|s| s.strip_prefix("sha256:"))
+            .filter(|hex| hex.len() == 64 && !path.exists())
+            .and_then(|hex| Digest::from_hex(HashAlgorithm::Sha256, hex).ok());
+        digest.map_or(Self::File(path), Self::Sha256)
+    }
+
+    fn artifact(&self) -> Artifact<'_> {
+        match self {
+            Self::File(path) => Artifact::File(path),
+            Self::Sha256(digest) => Artifact::Sha256(digest),
+        }
+    }
 }
 
 /// `tollgate sign blob`.
@@ -108,28 +173,52 @@ pub(crate) fn sign(args: &SignBlobArgs) -> anyhow::Result<ExitCode> {
 
 /// `tollgate verify blob`.
 pub(crate) fn verify(args: &VerifyBlobArgs) -> anyhow::Result<ExitCode> {
-    let key_bytes = cmd::read_bounded(&args.key, 1 << 20, "a public key")?;
+    let target = Target::parse(&args.path);
+    let bundle_bytes = match &args.bundle {
+        Some(bundle) => Some(cmd::read_bounded(bundle, MAX_BUNDLE_BYTES, "a bundle")?),
+        None => None,
+    };
+    let Some(key_path) = &args.key else {
+        let Some(bytes) = &bundle_bytes else {
+            anyhow::bail!("keyless verification needs the Sigstore bundle: give --bundle");
+        };
+        let trust = args.keyless.trust(None)?;
+        return verify_sigstore(args, &target, bytes, &trust);
+    };
+    let key_bytes = cmd::read_bounded(key_path, 1 << 20, "a public key")?;
     let key = PublicKey::from_bytes(&key_bytes)
-        .with_context(|| format!("{}: cannot read public key", args.key.display()))?;
-    let (file, parsed) = match (&args.signature, &args.bundle) {
-        (Some(sig), _) => {
+        .with_context(|| format!("{}: cannot read public key", key_path.display()))?;
+    // A Sigstore bundle with log entries or timestamps: verify those too, like cosign.
+    if let Some(bytes) = &bundle_bytes
+        && let Ok(bundle) = SigstoreBundle::from_json(bytes)
+        && bundle.has_log_or_timestamp()
+        && !bundle.has_certificate()
+    {
+        let trust = args.keyless.trust(Some(key))?;
+        return verify_sigstore(args, &target, bytes, &trust);
+    }
+    let Target::File(path) = target else {
+        anyhow::bail!(
+            "{}: a digest can be verified only against a Sigstore bundle with a transparency-log entry; give the file",
+            args.path.display()
+        );
+    };
+    let (file, parsed) = match (&args.signature, &args.bundle, &bundle_bytes) {
+        (Some(sig), _, _) => {
             let bytes = cmd::read_bounded(sig, MAX_SIGNATURE_FILE, "a signature")?;
             (
                 sig,
                 blob::parse_signature(&bytes).map(SignatureSource::Signature),
             )
         }
-        (None, Some(bundle)) => {
-            let bytes = cmd::read_bounded(bundle, MAX_BUNDLE_BYTES, "a bundle")?;
-            (bundle, blob::parse_bundle(&bytes))
-        }
-        (None, None) => anyhow::bail!("give --signature or --bundle"),
+        (None, Some(bundle), Some(bytes)) => (bundle, blob::parse_bundle(bytes)),
+        _ => anyhow::bail!("give --signature or --bundle"),
     };
     let source = match parsed {
         Ok(s) => s,
         Err(err) => return rejected(args, &format!("{}: {err}", file.display())),
     };
-    let verified = match blob::verify(&args.path, &key, &source) {
+    let verified = match blob::verify(path, &key, &source) {
         Ok(v) => v,
         Err(err) if err.is_rejection() => return rejected(args, &err.to_string()),
         Err(err) => return Err(err.into()),
@@ -155,6 +244,54 @@ pub(crate) fn verify(args: &VerifyBlobArgs) -> anyhow::Result<ExitCode> {
                 source.kind(),
             ))?;
         }
+    }
+    Ok(exit::OK)
+}
+
+/// A Sigstore bundle verified in full (certificate or key, log, timestamps), offline.
+fn verify_sigstore(
+    args: &VerifyBlobArgs,
+    target: &Target<'_>,
+    bundle_bytes: &[u8],
+    trust: &sigstore::Trust,
+) -> anyhow::Result<ExitCode> {
+    let bundle_path = args
+        .bundle
+        .as_deref()
+        .unwrap_or(std::path::Path::new("bundle"));
+    let bundle = match SigstoreBundle::from_json(bundle_bytes) {
+        Ok(b) => b,
+        Err(err) => return rejected(args, &format!("{}: {err}", bundle_path.display())),
+    };
+    let verified = match sigstore::verify(&bundle, target.artifact(), trust) {
+        Ok(v) => v,
+        Err(err) if err.is_rejection() => return rejected(args, &err.to_string()),
+        Err(err) => return Err(err.into()),
+    };
+    let sha256 = verified.sha256().map(ToString::to_string);
+    match args.output {
+        OutputFormat::Json => {
+            let mut value = json!({
+                "verified": true,
+                "blob": args.path,
+                "sha256": sha256,
+                "format": "sigstore-bundle",
+                "notes": [],
+            });
+            if let (Some(out), serde_json::Value::Object(proof)) =
+                (value.as_object_mut(), keyless::proof_json(&verified, trust))
+            {
+                out.extend(proof);
+            }
+            output::print_json(&value)?;
+        }
+        OutputFormat::Text => output::print(&format!(
+            "verified: {} ({}) signed by {} (sigstore-bundle, {})\n",
+            args.path.display(),
+            sha256.as_deref().unwrap_or("-"),
+            keyless::describe(&verified),
+            trust.root().source(),
+        ))?,
     }
     Ok(exit::OK)
 }

@@ -5,13 +5,17 @@ use std::process::ExitCode;
 
 use serde_json::json;
 use tollgate_verifier::manifest::Manifest;
+use tollgate_verifier::oci::archive::ArchiveReference;
 
 use crate::args::HashArgs;
 use crate::output::{self, OutputFormat};
 use crate::{cmd, exit};
 
 pub(crate) fn run(args: &HashArgs) -> anyhow::Result<ExitCode> {
-    if let Some(spec) = args.path.to_str().filter(|p| p.starts_with("oci:")) {
+    // Image layouts and archives, by skopeo's transport names: oci:DIR[:TAG],
+    // oci-archive:FILE[:TAG], docker-archive:FILE[:REF].
+    let image = |p: &&str| p.starts_with("oci:") || ArchiveReference::is_archive(p);
+    if let Some(spec) = args.path.to_str().filter(image) {
         return cmd::layout::hash_layout(spec, args.hashing.threads, args.output);
     }
     let (walk_options, config) = cmd::model_config(&args.hashing);

@@ -148,7 +148,7 @@ pub(crate) fn inside_model(model: &Path, signature: &Path) -> anyhow::Result<Opt
         .map(Path::to_path_buf))
 }
 
-fn read_chain(leaf: &Path, chain: &[PathBuf]) -> anyhow::Result<Vec<Certificate>> {
+pub(crate) fn read_chain(leaf: &Path, chain: &[PathBuf]) -> anyhow::Result<Vec<Certificate>> {
     let mut certs = Vec::new();
     for path in std::iter::once(leaf).chain(chain.iter().map(PathBuf::as_path)) {
         let bytes = cmd::read_bounded(path, 1 << 20, "a certificate file")?;

@@ -43,19 +43,25 @@ pub(crate) enum VerifyCommand {
 ///
 /// Checks the signature with the given key or CA roots, then re-hashes the model with the
 /// serialization the signature records (files or shards, any hash) and lists every extra,
-/// missing and changed file. Exit 0 verified, 1 not verified, 2 usage or input error.
+/// missing and changed file. Without --signature, REF is a model artifact in a registry: the
+/// signatures attached to it are checked and compared with its layer names and digests
+/// (files + sha256 signatures only). Exit 0 verified, 1 not verified, 2 usage or input error.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   tollgate verify model ./llama-3-8b --signature model.sig --key release.pub
   tollgate verify model ./llama-3-8b --signature model.sig --ca root-ca.pem
   tollgate verify model ./llama-3-8b --signature model.sig --ca root-ca.pem --at 2026-01-01T00:00:00Z
-  tollgate verify model ./m --signature m.sig --key release.pub --ignore-unsigned-files --output json")]
+  tollgate verify model ./m --signature m.sig --key release.pub --ignore-unsigned-files --output json
+  tollgate verify model registry.example/models/llama-3-8b:v1 --key release.pub")]
 pub(crate) struct VerifyModelArgs {
-    /// Model directory or file.
+    /// Model directory or file (with --signature); without --signature, a model artifact in a
+    /// registry, REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:…, checked against the signatures
+    /// attached to it as referrers, by layer digest, without downloading the files.
+    #[arg(value_name = "PATH|REF")]
     pub(crate) path: PathBuf,
-    /// The signature (Sigstore bundle) to check.
+    /// The signature (Sigstore bundle) to check; omit it to verify a model in a registry.
     #[arg(long, value_name = "SIG")]
-    pub(crate) signature: PathBuf,
+    pub(crate) signature: Option<PathBuf>,
     /// Public key (SPKI PEM) the model must be signed with.
     #[arg(
         long,
@@ -88,6 +94,8 @@ pub(crate) struct VerifyModelArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub(crate) output: OutputFormat,
+    #[command(flatten)]
+    pub(crate) registry: cmd::registry::RegistryArgs,
 }
 
 /// RFC 3339 with any offset (`Z`, `+02:00`, `-0530`) and either case of `T`/`Z`.
@@ -139,22 +147,25 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
 
 fn verify_model(args: &VerifyModelArgs) -> anyhow::Result<ExitCode> {
     let trust = trust(args)?;
-    let bundle = match Bundle::read_file(&args.signature) {
+    let Some(signature) = &args.signature else {
+        return cmd::verify_ref::verify_model_ref(args, &trust);
+    };
+    let bundle = match Bundle::read_file(signature) {
         Ok(b) => b,
         Err(err @ BundleError::Io { .. }) => return Err(err.into()),
         Err(err @ BundleError::TooLarge { .. }) => return rejected(args, &err.to_string()),
-        Err(err) => return rejected(args, &format!("{}: {err}", args.signature.display())),
+        Err(err) => return rejected(args, &format!("{}: {err}", signature.display())),
     };
     let signed = match model::verify_signature(&bundle, &trust) {
         Ok(s) => s,
-        Err(err) => return rejected(args, &format!("{}: {err}", args.signature.display())),
+        Err(err) => return rejected(args, &format!("{}: {err}", signature.display())),
     };
     let mut options = VerifyOptions {
         extra_ignores: args.ignore.clone(),
         ignore_unsigned_files: args.ignore_unsigned_files,
         allow_external_symlinks: args.allow_external_symlinks,
     };
-    if let Some(inside) = cmd::sign::inside_model(&args.path, &args.signature)? {
+    if let Some(inside) = cmd::sign::inside_model(&args.path, signature)? {
         options.extra_ignores.push(inside);
     }
     let items = signed.manifest().resources().len();
@@ -187,12 +198,12 @@ fn verify_model(args: &VerifyModelArgs) -> anyhow::Result<ExitCode> {
         OutputFormat::Text if verified => output::print(&format!(
             "verified: {} matches {} ({root}, signed by {signer})\n",
             args.path.display(),
-            args.signature.display()
+            signature.display()
         ))?,
         OutputFormat::Text => output::print(&format!(
             "verification failed: {} does not match {}\n{}",
             args.path.display(),
-            args.signature.display(),
+            signature.display(),
             verification.diff
         ))?,
     }
@@ -231,7 +242,7 @@ fn rejected(args: &VerifyModelArgs, reason: &str) -> anyhow::Result<ExitCode> {
     Ok(exit::rejected())
 }
 
-fn diff_json(diff: &Diff) -> Value {
+pub(crate) fn diff_json(diff: &Diff) -> Value {
     json!({
         "extra": diff.extra,
         "missing": diff.missing,

@@ -9,6 +9,11 @@
 //! - [`signature_layers`]: the signatures listed in a `sha256-<hex>.sig` manifest.
 //! - [`attestation`]: in-toto attestations, from a legacy `.att` layer (DSSE) or an OCI 1.1
 //!   referrer (Sigstore bundle v0.3 with DSSE), and the referrers fallback index.
+//! - [`bundle_signature`]: cosign v3 image signatures (a bundle referrer with predicate type
+//!   `https://sigstore.dev/cosign/sign/v1`), under the same identity rule and annotations.
+//! - Writing: [`sign`] makes the signed bytes (payload layers, statements, DSSE envelopes,
+//!   bundles) and [`attach`] the manifests that carry them (`.sig`/`.att` with append, bundle
+//!   referrers), byte-compatible with cosign.
 //!
 //! # Signature schemes
 //!
@@ -39,8 +44,11 @@
 //! Only the key is checked: Rekor entries (`dev.sigstore.cosign/bundle`), certificates and
 //! timestamps are not verified here ([`VerifiedImageSignature::notes`] says so).
 
+pub mod attach;
 pub mod attestation;
+pub mod bundle_signature;
 pub mod reference;
+pub mod sign;
 pub mod simple_signing;
 
 use std::collections::BTreeMap;
@@ -313,7 +321,7 @@ pub fn verify_simple_signing(
         });
     }
     check_identity(parsed.docker_reference(), identity)?;
-    check_annotations(&parsed, expected_annotations)?;
+    check_annotations(|k| parsed.optional_value(k), expected_annotations)?;
     let mut notes = Vec::new();
     if *identity == IdentityRule::None {
         notes.push(format!(
@@ -344,7 +352,8 @@ pub(crate) fn verify_sha256_signature(
     result.map_err(|_| ())
 }
 
-fn check_identity(signed: &str, rule: &IdentityRule) -> Result<(), ImageSignatureError> {
+/// Checks a signed `docker-reference` against `rule`.
+pub(crate) fn check_identity(signed: &str, rule: &IdentityRule) -> Result<(), ImageSignatureError> {
     let mismatch = || ImageSignatureError::IdentityMismatch {
         signed: signed.chars().take(512).collect(),
         rule: rule.to_string(),
@@ -369,12 +378,13 @@ fn check_identity(signed: &str, rule: &IdentityRule) -> Result<(), ImageSignatur
     }
 }
 
-fn check_annotations(
-    payload: &SimpleSigning,
+/// Checks that every `expected` annotation is signed (`signed(key)`) as an equal string.
+pub(crate) fn check_annotations<'a>(
+    signed: impl Fn(&str) -> Option<&'a Value>,
     expected: &BTreeMap<String, String>,
 ) -> Result<(), ImageSignatureError> {
     for (key, want) in expected {
-        match payload.optional_value(key) {
+        match signed(key) {
             None => {
                 return Err(ImageSignatureError::AnnotationMissing {
                     key: key.clone(),

@@ -14,15 +14,20 @@
 //! blobs on the current rayon pool and adds every digest mismatch. Problems with the layout
 //! itself (unreadable, malformed, oversized manifests, unsupported digests) are a
 //! [`LayoutError`] instead: there is no answer then.
+//!
+//! The same rules apply to a layout inside a tar file ([`Layout::open_archive`], skopeo's
+//! `oci-archive:`): blobs are then members of the indexed [`Archive`], read and hashed in place
+//! as byte ranges of the tar file, and links among them are refused like symlinks on disk.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::archive::{Archive, ArchiveError};
 use super::descriptor::{Descriptor, MediaType};
 use super::manifest::{ImageIndex, ImageManifest, MAX_MANIFEST_SIZE, ManifestError};
 use crate::digest::engine::{self, HashError, Progress, WorkItem};
@@ -139,6 +144,9 @@ pub enum LayoutError {
     /// Hashing a blob failed (I/O error, or the file changed while it was hashed).
     #[error(transparent)]
     Hash(#[from] HashError),
+    /// The tar file holding the layout cannot be read.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
 }
 
 fn tag_list(tags: &[String]) -> String {
@@ -204,11 +212,30 @@ struct RawOciLayout {
     image_layout_version: String,
 }
 
+/// Where a layout's files are: a directory, or members of a tar file.
+#[derive(Clone, Debug)]
+enum Content {
+    Dir,
+    Archive(Arc<Archive>),
+}
+
+/// What is at a blob's path.
+enum Stat {
+    Missing,
+    NotAFile,
+    /// A regular file of `len` bytes, and the work item that hashes it.
+    File {
+        len: u64,
+        item: WorkItem,
+    },
+}
+
 /// An opened image layout: its root and its parsed `index.json`.
 #[derive(Clone, Debug)]
 pub struct Layout {
     root: PathBuf,
     index: ImageIndex,
+    content: Content,
 }
 
 impl Layout {
@@ -223,37 +250,50 @@ impl Layout {
             }
             other => other?,
         };
-        let layout: RawOciLayout =
-            serde_json::from_slice(&bytes).map_err(|e| LayoutError::LayoutFile {
-                path: layout_path.clone(),
-                what: format!("not a valid oci-layout file: {e}"),
-            })?;
-        if layout.image_layout_version != "1.0.0" {
-            return Err(LayoutError::LayoutFile {
-                path: layout_path,
-                what: format!(
-                    "imageLayoutVersion is {:?}, expected \"1.0.0\"",
-                    layout
-                        .image_layout_version
-                        .chars()
-                        .take(64)
-                        .collect::<String>()
-                ),
-            });
-        }
+        check_oci_layout(&bytes, layout_path)?;
         let index_path = root.join("index.json");
         let bytes = read_bounded(&index_path, MAX_MANIFEST_SIZE)?;
-        let index = ImageIndex::parse(&bytes, None).map_err(|err| LayoutError::Manifest {
+        Self::with_index(root.to_owned(), &bytes, index_path, Content::Dir)
+    }
+
+    /// Opens a layout stored in a tar file (an OCI archive, as `skopeo copy … oci-archive:`
+    /// writes, or the OCI side of a `docker save` archive): `oci-layout` and `index.json` are
+    /// members at its root. Messages name members as `ARCHIVE/member`.
+    pub fn open_archive(archive: Arc<Archive>) -> Result<Self, LayoutError> {
+        let root = archive.path().to_owned();
+        let layout_path = root.join("oci-layout");
+        let Some(member) = archive.get("oci-layout") else {
+            return Err(LayoutError::NotALayout { dir: root });
+        };
+        let bytes = archive.read(member, MAX_OCI_LAYOUT)?;
+        check_oci_layout(&bytes, layout_path)?;
+        let index_path = root.join("index.json");
+        let member = archive.get("index.json").ok_or_else(|| LayoutError::Io {
+            path: index_path.clone(),
+            err: io::ErrorKind::NotFound.into(),
+        })?;
+        let bytes = archive.read(member, MAX_MANIFEST_SIZE)?;
+        Self::with_index(root, &bytes, index_path, Content::Archive(archive))
+    }
+
+    fn with_index(
+        root: PathBuf,
+        bytes: &[u8],
+        index_path: PathBuf,
+        content: Content,
+    ) -> Result<Self, LayoutError> {
+        let index = ImageIndex::parse(bytes, None).map_err(|err| LayoutError::Manifest {
             path: index_path,
             err,
         })?;
         Ok(Self {
-            root: root.to_owned(),
+            root,
             index,
+            content,
         })
     }
 
-    /// The layout directory.
+    /// The layout directory (or the archive holding it).
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -349,6 +389,80 @@ impl Layout {
     fn blob_path(&self, d: &Descriptor) -> PathBuf {
         self.root.join(d.blob_path())
     }
+
+    /// What is at a blob's path: nothing, something that is not a regular file, or a file.
+    fn stat(&self, d: &Descriptor) -> Result<Stat, LayoutError> {
+        match &self.content {
+            Content::Dir => {
+                let path = self.blob_path(d);
+                match std::fs::symlink_metadata(&path) {
+                    Ok(meta) if meta.file_type().is_file() => {
+                        let mut item = WorkItem::whole(path, meta.len());
+                        item.modified = meta.modified().ok();
+                        Ok(Stat::File {
+                            len: meta.len(),
+                            item,
+                        })
+                    }
+                    Ok(_) => Ok(Stat::NotAFile),
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Stat::Missing),
+                    Err(err) => Err(LayoutError::Io { path, err }),
+                }
+            }
+            Content::Archive(archive) => Ok(match archive.get(&d.blob_path()) {
+                None => Stat::Missing,
+                Some(m) if m.kind().not_a_file().is_some() => Stat::NotAFile,
+                Some(m) => Stat::File {
+                    len: m.size(),
+                    item: archive.work_item(m),
+                },
+            }),
+        }
+    }
+
+    /// Reads a manifest or index blob whose size was checked to be `size`.
+    fn read_blob(&self, d: &Descriptor, size: u64) -> Result<Vec<u8>, LayoutError> {
+        match &self.content {
+            Content::Dir => read_manifest_blob(&self.blob_path(d), size),
+            Content::Archive(archive) => {
+                if size > MAX_MANIFEST_SIZE {
+                    return Err(LayoutError::TooLarge {
+                        path: self.blob_path(d),
+                        size,
+                        limit: MAX_MANIFEST_SIZE,
+                    });
+                }
+                let member = archive.get(&d.blob_path()).ok_or_else(|| LayoutError::Io {
+                    path: self.blob_path(d),
+                    err: io::ErrorKind::NotFound.into(),
+                })?;
+                Ok(archive.read(member, size)?)
+            }
+        }
+    }
+}
+
+/// Checks an `oci-layout` file: JSON with `imageLayoutVersion` 1.0.0.
+fn check_oci_layout(bytes: &[u8], layout_path: PathBuf) -> Result<(), LayoutError> {
+    let layout: RawOciLayout =
+        serde_json::from_slice(bytes).map_err(|e| LayoutError::LayoutFile {
+            path: layout_path.clone(),
+            what: format!("not a valid oci-layout file: {e}"),
+        })?;
+    if layout.image_layout_version != "1.0.0" {
+        return Err(LayoutError::LayoutFile {
+            path: layout_path,
+            what: format!(
+                "imageLayoutVersion is {:?}, expected \"1.0.0\"",
+                layout
+                    .image_layout_version
+                    .chars()
+                    .take(64)
+                    .collect::<String>()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// What a blob is to the graph.
@@ -405,8 +519,8 @@ enum State {
     Bad,
     /// Read and checked in memory (manifests, indexes).
     Checked,
-    /// Right size on disk, to be hashed.
-    Pending { modified: Option<SystemTime> },
+    /// Right size on disk, to be hashed by this work item.
+    Pending { item: WorkItem },
 }
 
 impl Blob {
@@ -501,7 +615,6 @@ impl fmt::Display for Problem {
 /// The blobs reachable from a starting point, with the problems found so far.
 #[derive(Clone, Debug)]
 pub struct Graph {
-    root: PathBuf,
     blobs: Vec<Blob>,
     problems: Vec<Problem>,
 }
@@ -539,7 +652,6 @@ impl Graph {
     /// and records each digest mismatch.
     pub fn verify(self, progress: &dyn Progress) -> Result<Verification, LayoutError> {
         let Self {
-            root,
             blobs,
             mut problems,
         } = self;
@@ -547,13 +659,8 @@ impl Graph {
             let pending: Vec<(&Blob, WorkItem)> = blobs
                 .iter()
                 .filter(|b| b.descriptor.digest().algorithm() == algorithm)
-                .filter_map(|b| match b.state {
-                    State::Pending { modified } => {
-                        let size = b.descriptor.size();
-                        let mut item = WorkItem::whole(root.join(b.descriptor.blob_path()), size);
-                        item.modified = modified;
-                        Some((b, item))
-                    }
+                .filter_map(|b| match &b.state {
+                    State::Pending { item } => Some((b, item.clone())),
                     _ => None,
                 })
                 .collect();
@@ -647,7 +754,6 @@ impl<'a> Walker<'a> {
             seen: HashMap::new(),
             manifests: HashSet::new(),
             graph: Graph {
-                root: layout.root.clone(),
                 blobs: Vec::new(),
                 problems: Vec::new(),
             },
@@ -683,35 +789,32 @@ impl<'a> Walker<'a> {
                 parent,
                 state: State::Bad,
             };
-            let meta = match std::fs::symlink_metadata(&path) {
-                Ok(meta) => meta,
-                Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            let (len, item) = match self.layout.stat(&blob.descriptor)? {
+                Stat::Missing => {
                     self.bad(blob, ProblemKind::Missing);
                     continue;
                 }
-                Err(err) => return Err(LayoutError::Io { path, err }),
+                Stat::NotAFile => {
+                    self.bad(blob, ProblemKind::NotAFile);
+                    continue;
+                }
+                Stat::File { len, item } => (len, item),
             };
-            if !meta.file_type().is_file() {
-                self.bad(blob, ProblemKind::NotAFile);
-                continue;
-            }
             let expected = blob.descriptor.size();
-            if meta.len() != expected {
+            if len != expected {
                 let kind = ProblemKind::SizeMismatch {
                     expected,
-                    actual: meta.len(),
+                    actual: len,
                 };
                 self.bad(blob, kind);
                 continue;
             }
             if !matches!(role, Role::Manifest | Role::Index) {
-                blob.state = State::Pending {
-                    modified: meta.modified().ok(),
-                };
+                blob.state = State::Pending { item };
                 self.graph.blobs.push(blob);
                 continue;
             }
-            let bytes = read_manifest_blob(&path, expected)?;
+            let bytes = self.layout.read_blob(&blob.descriptor, expected)?;
             let actual = Digest::sha256(&bytes);
             if actual != *blob.descriptor.digest() {
                 self.bad(blob, ProblemKind::DigestMismatch { actual });
@@ -780,12 +883,11 @@ impl<'a> Walker<'a> {
         if d.size() > MAX_MANIFEST_SIZE {
             return None;
         }
-        let path = self.layout.blob_path(d);
-        let meta = std::fs::symlink_metadata(&path).ok()?;
-        if !meta.file_type().is_file() || meta.len() != d.size() {
-            return None;
+        match self.layout.stat(d).ok()? {
+            Stat::File { len, .. } if len == d.size() => {}
+            _ => return None,
         }
-        let bytes = read_manifest_blob(&path, d.size()).ok()?;
+        let bytes = self.layout.read_blob(d, d.size()).ok()?;
         if Digest::sha256(&bytes) != *d.digest() {
             return None;
         }

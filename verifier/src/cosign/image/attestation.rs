@@ -154,6 +154,8 @@ pub struct StatementSubject {
     pub name: Option<String>,
     /// Algorithm → hex digest.
     pub digest: BTreeMap<String, String>,
+    /// `annotations` (cosign v3 `sign` puts its `-a k=v` here); empty when absent.
+    pub annotations: BTreeMap<String, Value>,
 }
 
 /// Proof that an attestation was checked: signature with the key, in-toto payload type,
@@ -223,6 +225,8 @@ struct RawSubject {
     #[serde(default)]
     name: Option<String>,
     digest: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, Value>>,
 }
 
 /// Parses a DSSE envelope (a `.att` layer's bytes), at most [`MAX_ATTESTATION_BYTES`].
@@ -304,6 +308,7 @@ pub fn verify_attestation(
             .map(|s| StatementSubject {
                 name: s.name,
                 digest: s.digest,
+                annotations: s.annotations.unwrap_or_default(),
             })
             .collect(),
         predicate: raw.predicate,
