@@ -54,7 +54,7 @@ rm -rf "$BENCH_DIR"
 mkdir -p "$BENCH_DIR/model" "$BENCH_DIR/storage" "$BENCH_DIR/pulled"
 REG_PID=
 cleanup() {
-    [[ -n $REG_PID ]] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+    [[ -n $REG_PID ]] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null || true
     rm -rf "$BENCH_DIR"
 }
 trap cleanup EXIT

@@ -312,7 +312,7 @@ fn refusals_and_input_errors() {
     let dir = tempfile::tempdir().unwrap();
     let blob = vector("blob.bin");
     let c = vector("test-only-c.pub");
-    // A certificate in the bundle: keyless, not supported yet (exit 1, says so).
+    // A certificate in the bundle with --key: keyless, not a key signature (exit 1, says so).
     let keyless = dir.path().join("keyless.json");
     let text = fs::read_to_string(vector("blob.sigstore.json")).unwrap();
     let start = text.find("\"publicKey\"").unwrap();
@@ -340,8 +340,7 @@ fn refusals_and_input_errors() {
     );
     run.assert_code(1);
     assert!(
-        run.stdout
-            .contains("keyless verification is not supported yet"),
+        run.stdout.contains("verify it with --certificate-identity"),
         "{}",
         run.stdout
     );

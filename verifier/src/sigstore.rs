@@ -101,6 +101,11 @@ impl SigstoreBundle {
         matches!(self.0.content, SignatureContent::DsseEnvelope(_))
     }
 
+    /// The signing certificate (DER), for keyless bundles.
+    pub fn signing_certificate_der(&self) -> Option<&[u8]> {
+        self.0.signing_certificate().map(|c| c.as_bytes())
+    }
+
     /// The bundle's media type (normalised: both v0.3 spellings print as the current one).
     pub fn media_type(&self) -> &'static str {
         self.0.media_type.as_str()

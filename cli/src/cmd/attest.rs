@@ -9,12 +9,13 @@ use clap::Args;
 use serde_json::{Value, json};
 use tollgate_verifier::cosign::image::attach::Attachment;
 use tollgate_verifier::cosign::image::attestation::{
-    MAX_ATTESTATION_BYTES, VerifiedStatement, attestation_layers, verify_bundle_layer,
+    MAX_ATTESTATION_BYTES, VerifiedStatement, attestation_layers, verify_bundle_layer_with_trust,
 };
 use tollgate_verifier::cosign::image::sign::{SignedStatement, statement};
 
 use crate::cmd::cosign_store::{self, Referrer};
-use crate::cmd::image::{Format, read_public_key, report_signed};
+use crate::cmd::image::{Format, merge, report_signed, signer_json, trust};
+use crate::cmd::keyless::{self, KEYLESS_FLAGS, KeylessArgs};
 use crate::cmd::registry::RegistryArgs;
 use crate::output::{self, OutputFormat};
 use crate::{cmd, exit};
@@ -61,13 +62,18 @@ pub(crate) struct AttestArgs {
 /// Verify an image's attestations of one predicate type and print the verified statement.
 ///
 /// Reads the legacy `sha256-<hex>.att` manifest and the image's Sigstore bundle referrers,
-/// verifies each envelope over the stored bytes with the key, and requires an in-toto
+/// verifies each envelope over the stored bytes with the key or keylessly (as `verify image`
+/// does: a Fulcio certificate for the expected identity, chained at the time the transparency
+/// log proves; log entries of key-signed bundles are verified too), and requires an in-toto
 /// statement whose subject is the image's digest and whose predicateType is --type. Prints
 /// every verified statement (text: one JSON statement per line). Exit 0 if at least one
 /// verified, 1 if none did (each rejection is listed), 2 on usage, input or registry errors.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   tollgate verify attestation registry.example.com/team/app:v1 --type https://example.com/model-card/v1 --key cosign.pub
+  tollgate verify attestation ghcr.io/OWNER/app:v1 --type https://slsa.dev/provenance/v1 \\
+      --certificate-identity-regexp '^https://github\\.com/OWNER/' \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com
   tollgate verify attestation registry.example.com/team/app@sha256:... --type https://slsa.dev/provenance/v1 --key cosign.pub --output json")]
 pub(crate) struct VerifyAttestationArgs {
     /// The image: REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:...
@@ -77,8 +83,17 @@ pub(crate) struct VerifyAttestationArgs {
     #[arg(long = "type", value_name = "URI", value_parser = parse_type_uri)]
     pub(crate) predicate_type: String,
     /// Public key (SPKI PEM or DER, e.g. cosign.pub) the attestation must verify with.
-    #[arg(long, value_name = "PUB")]
-    pub(crate) key: PathBuf,
+    #[arg(
+        long,
+        value_name = "PUB",
+        required_unless_present_any = KEYLESS_FLAGS,
+        conflicts_with_all = KEYLESS_FLAGS
+    )]
+    pub(crate) key: Option<PathBuf>,
+    /// Keyless identity policy and trust root (the trust root also verifies log entries of
+    /// key-signed attestations).
+    #[command(flatten)]
+    pub(crate) keyless: KeylessArgs,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
     /// Output format.
@@ -161,7 +176,7 @@ pub(crate) fn attest(args: &AttestArgs) -> anyhow::Result<ExitCode> {
 
 /// `tollgate verify attestation`.
 pub(crate) fn verify(args: &VerifyAttestationArgs) -> anyhow::Result<ExitCode> {
-    let key = read_public_key(&args.key)?;
+    let trust = trust(args.key.as_deref(), &args.keyless)?;
     let client = args.registry.client()?;
     let image = cosign_store::resolve(&client, &args.reference)?;
     let want = args.predicate_type.as_str();
@@ -187,7 +202,7 @@ pub(crate) fn verify(args: &VerifyAttestationArgs) -> anyhow::Result<ExitCode> {
                     )?;
                     let result = fetched.and_then(|bytes| {
                         layer
-                            .verify(&bytes, &key, &image.digest, want)
+                            .verify_with_trust(&bytes, &trust, &image.digest, want)
                             .map_err(|e| e.to_string())
                     });
                     checked.push((
@@ -213,7 +228,7 @@ pub(crate) fn verify(args: &VerifyAttestationArgs) -> anyhow::Result<ExitCode> {
                     let fetched =
                         cosign_store::fetch_blob(&client, &image, layer, MAX_ATTESTATION_BYTES)?;
                     let result = fetched.and_then(|bytes| {
-                        verify_bundle_layer(layer, &bytes, &key, &image.digest, want)
+                        verify_bundle_layer_with_trust(layer, &bytes, &trust, &image.digest, want)
                             .map_err(|e| e.to_string())
                     });
                     checked.push((
@@ -230,8 +245,13 @@ pub(crate) fn verify(args: &VerifyAttestationArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .filter_map(|(layout, location, r)| {
             r.as_ref().ok().map(|s| {
-                json!({"layout": layout, "location": location, "signer": s.signer().to_string(),
-                       "statement": statement_json(s), "notes": s.notes()})
+                merge(
+                    json!({"layout": layout, "location": location}),
+                    merge(
+                        signer_json(s.signer(), s.sigstore(), &trust),
+                        json!({"statement": statement_json(s), "notes": s.notes()}),
+                    ),
+                )
             })
         })
         .collect();
@@ -253,10 +273,10 @@ pub(crate) fn verify(args: &VerifyAttestationArgs) -> anyhow::Result<ExitCode> {
         )
     } else {
         format!(
-            "no attestation of {} ({}) of type {want} verifies with key {}",
+            "no attestation of {} ({}) of type {want} verifies for {}",
             image.given,
             image.digest,
-            key.fingerprint()
+            keyless::expected_signer(&trust)
         )
     };
     match args.output {
@@ -265,7 +285,12 @@ pub(crate) fn verify(args: &VerifyAttestationArgs) -> anyhow::Result<ExitCode> {
             "image": image.given.to_string(),
             "digest": image.digest.to_string(),
             "predicate_type": want,
-            "key": key.fingerprint().to_string(),
+            "key": match &trust {
+                tollgate_verifier::sigstore::Trust::Key { key, .. } => Some(key.fingerprint().to_string()),
+                _ => None,
+            },
+            "expected_signer": keyless::expected_signer(&trust),
+            "trusted_root": trust.root().source().to_string(),
             "attestations": verified,
             "rejected": rejected,
             "error": (!ok).then_some(&summary),
@@ -283,11 +308,14 @@ pub(crate) fn verify(args: &VerifyAttestationArgs) -> anyhow::Result<ExitCode> {
                 }
                 let mut text = String::new();
                 for v in &verified {
+                    let signer = match v["signed_by"].as_str() {
+                        Some(by) => by.to_owned(),
+                        None => format!("key {}", v["signer"].as_str().unwrap_or_default()),
+                    };
                     eprintln!(
-                        "verified: {} {} signed by key {}",
+                        "verified: {} {} signed by {signer}",
                         v["layout"].as_str().unwrap_or_default(),
                         v["location"].as_str().unwrap_or_default(),
-                        v["signer"].as_str().unwrap_or_default()
                     );
                     text.push_str(&v["statement"].to_string());
                     text.push('\n');

@@ -29,6 +29,7 @@ use crate::{cmd, exit};
   tollgate sign blob model.gguf --key cosign.key > model.gguf.sig
   tollgate sign blob model.gguf --key cosign.key --output-signature model.gguf.sig --bundle model.gguf.bundle
   tollgate sign blob model.gguf --key cosign.key --bundle model.sigstore.json --new-bundle-format
+  tollgate sign blob model.gguf --notation --key leaf.key --cert chain.pem --envelope cose
 
 The key password comes from TOLLGATE_PASSWORD, else COSIGN_PASSWORD, else a terminal prompt.
 cosign verifies the results with:
@@ -49,6 +50,12 @@ pub(crate) struct SignBlobArgs {
     /// Write --bundle as a Sigstore bundle v0.3 (cosign --new-bundle-format).
     #[arg(long, requires = "bundle")]
     pub(crate) new_bundle_format: bool,
+    /// Sign in the Notary Project (Notation) format with the chain --cert; writes
+    /// {FILE}.{jws|cose}.sig (docs/notation.md).
+    #[arg(long, requires = "cert", conflicts_with_all = ["output_signature", "bundle"])]
+    pub(crate) notation: bool,
+    #[command(flatten)]
+    pub(crate) notation_opts: Box<cmd::notation::NotationBlobSignArgs>,
 }
 
 /// Verify a file's signature as `cosign verify-blob` does: with a key, or keyless.
@@ -68,6 +75,7 @@ pub(crate) struct SignBlobArgs {
 #[command(after_help = "Examples:
   tollgate verify blob model.gguf --key cosign.pub --signature model.gguf.sig
   tollgate verify blob model.gguf --key cosign.pub --bundle model.sigstore.json --output json
+  tollgate verify blob model.gguf --notation --signature model.gguf.jws.sig --policy-name models
   tollgate verify blob release.tar.gz --bundle release.sigstore.json \\
       --certificate-identity https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/tags/v1.0 \\
       --certificate-oidc-issuer https://token.actions.githubusercontent.com
@@ -83,7 +91,7 @@ pub(crate) struct VerifyBlobArgs {
     #[arg(
         long,
         value_name = "PUB",
-        required_unless_present_any = KEYLESS_FLAGS,
+        required_unless_present_any = KEYLESS_FLAGS.into_iter().chain(["notation"]),
         conflicts_with_all = KEYLESS_FLAGS
     )]
     pub(crate) key: Option<PathBuf>,
@@ -102,6 +110,12 @@ pub(crate) struct VerifyBlobArgs {
     /// Keyless identity policy and trust root.
     #[command(flatten)]
     pub(crate) keyless: KeylessArgs,
+    /// Verify a Notary Project (Notation) signature, {FILE}.{jws|cose}.sig, with a trust
+    /// policy and trust store (docs/notation.md).
+    #[arg(long, requires = "signature", conflicts_with_all = ["key", "bundle"])]
+    pub(crate) notation: bool,
+    #[command(flatten)]
+    pub(crate) notation_opts: Box<cmd::notation::NotationBlobVerifyArgs>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub(crate) output: OutputFormat,
@@ -148,6 +162,9 @@ impl<'a> Target<'a> {
 
 /// `tollgate sign blob`.
 pub(crate) fn sign(args: &SignBlobArgs) -> anyhow::Result<ExitCode> {
+    if args.notation {
+        return cmd::notation::sign_blob(&args.path, &args.key, &args.notation_opts);
+    }
     // The key first: a wrong password should not cost a hashing pass.
     let signer = cmd::sign::load_signer(&args.key)?;
     let signed = blob::sign(&args.path, signer.as_ref())?;
@@ -173,6 +190,10 @@ pub(crate) fn sign(args: &SignBlobArgs) -> anyhow::Result<ExitCode> {
 
 /// `tollgate verify blob`.
 pub(crate) fn verify(args: &VerifyBlobArgs) -> anyhow::Result<ExitCode> {
+    if let (true, Some(signature)) = (args.notation, &args.signature) {
+        let opts = &args.notation_opts;
+        return cmd::notation::verify_blob(&args.path, signature, opts, args.output);
+    }
     let target = Target::parse(&args.path);
     let bundle_bytes = match &args.bundle {
         Some(bundle) => Some(cmd::read_bounded(bundle, MAX_BUNDLE_BYTES, "a bundle")?),

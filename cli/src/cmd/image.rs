@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tollgate_verifier::cosign::image::attach::Attachment;
 use tollgate_verifier::cosign::image::attestation::{AttestationError, MAX_ATTESTATION_BYTES};
 use tollgate_verifier::cosign::image::bundle_signature::{
-    BundleSignatureError, verify_bundle_signature,
+    BundleSignatureError, verify_bundle_signature_with_trust,
 };
 use tollgate_verifier::cosign::image::sign::{
     COSIGN_SIGN_PREDICATE_TYPE, SignedStatement, sign_payload, sign_statement,
@@ -21,8 +21,10 @@ use tollgate_verifier::cosign::image::{
     signature_layers,
 };
 use tollgate_verifier::keys::PublicKey;
+use tollgate_verifier::sigstore::{Trust, Verified};
 
 use crate::cmd::cosign_store::{self, Image, Referrer};
+use crate::cmd::keyless::{self, KEYLESS_FLAGS, KeylessArgs};
 use crate::cmd::registry::RegistryArgs;
 use crate::output::{self, OutputFormat};
 use crate::{cmd, exit};
@@ -95,6 +97,11 @@ pub(crate) struct SignImageArgs {
     /// (matchRepoDigestOrExact) requires (cosign's flag of the same name).
     #[arg(long, value_name = "NAME")]
     pub(crate) sign_container_identity: Option<String>,
+    /// Sign in the Notary Project (Notation) format with the chain --cert (docs/notation.md).
+    #[arg(long, requires = "cert", conflicts_with_all = ["format", "sign_container_identity"])]
+    pub(crate) notation: bool,
+    #[command(flatten)]
+    pub(crate) notation_opts: Box<cmd::notation::NotationSignArgs>,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
     /// Output format.
@@ -102,18 +109,27 @@ pub(crate) struct SignImageArgs {
     pub(crate) output: OutputFormat,
 }
 
-/// Verify a container image's cosign signatures in a registry.
+/// Verify a container image's cosign signatures in a registry: with a key, or keyless.
 ///
 /// Finds signatures in both layouts (the `sha256-<hex>.sig` tag and Sigstore bundle
 /// referrers), verifies each over the bytes the registry stores (every blob size- and
-/// digest-checked) with the key, then checks the signed manifest digest, the signed image name
+/// digest-checked), then checks the signed manifest digest, the signed image name
 /// (--identity) and the required annotations (-a). Passes when at least one signature passes
-/// every check; otherwise lists why each was rejected. Transparency-log entries are not
-/// checked (as `cosign verify --insecure-ignore-tlog`). Exit 0 verified, 1 not verified, 2
-/// usage, input or registry error.
+/// every check; otherwise lists why each was rejected.
+///
+/// With --key: the key signature; a bundle or layer that carries transparency-log entries (and
+/// no certificate) has them verified offline against the trust root too; others are checked
+/// as `cosign verify --insecure-ignore-tlog`. Keyless (--certificate-identity[-regexp] and
+/// --certificate-oidc-issuer[-regexp]): the Fulcio certificate must chain to the trust root at
+/// the time the transparency log proves, with a valid SCT, for the expected identity; legacy
+/// layers need their Rekor entry (dev.sigstore.cosign/bundle); fully offline. Exit 0 verified,
+/// 1 not verified, 2 usage, input or registry error.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   tollgate verify image registry.example.com/team/app:v1 --key cosign.pub
+  tollgate verify image ghcr.io/OWNER/app:v1 --identity none \\
+      --certificate-identity https://github.com/OWNER/app/.github/workflows/release.yml@refs/heads/main \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com
   tollgate verify image registry.example.com/team/app@sha256:... --key cosign.pub -a env=prod --output json
   tollgate verify image mirror.example.com/team/app:v1 --key cosign.pub --identity none
 
@@ -127,14 +143,29 @@ pub(crate) struct VerifyImageArgs {
     #[arg(value_name = "REF")]
     pub(crate) reference: String,
     /// Public key (SPKI PEM or DER, e.g. cosign.pub) a signature must verify with.
-    #[arg(long, value_name = "PUB")]
-    pub(crate) key: PathBuf,
+    #[arg(
+        long,
+        value_name = "PUB",
+        required_unless_present_any = KEYLESS_FLAGS.into_iter().chain(["notation"]),
+        conflicts_with_all = KEYLESS_FLAGS
+    )]
+    pub(crate) key: Option<PathBuf>,
     /// Annotation the signature must carry, KEY=VALUE; repeatable.
     #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE", value_parser = parse_annotation)]
     pub(crate) annotations: Vec<(String, String)>,
     /// Which signed image name is accepted (see below).
     #[arg(long, value_enum, default_value_t)]
     pub(crate) identity: Identity,
+    /// Keyless identity policy and trust root (the trust root also verifies log entries of
+    /// key-signed signatures).
+    #[command(flatten)]
+    pub(crate) keyless: KeylessArgs,
+    /// Verify Notary Project (Notation) signatures with a trust policy and trust store; REF may
+    /// also be oci:DIR:TAG; -a names required user metadata (docs/notation.md).
+    #[arg(long, conflicts_with_all = KEYLESS_FLAGS.into_iter().chain(["key", "identity"]))]
+    pub(crate) notation: bool,
+    #[command(flatten)]
+    pub(crate) notation_opts: Box<cmd::notation::NotationVerifyArgs>,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
     /// Output format.
@@ -168,6 +199,10 @@ fn signed_identity(args: &SignImageArgs, image: &Image) -> anyhow::Result<String
 
 /// `tollgate sign image`.
 pub(crate) fn sign(args: &SignImageArgs) -> anyhow::Result<ExitCode> {
+    if args.notation {
+        let (a, n, r) = (&args.annotations, &args.notation_opts, &args.registry);
+        return cmd::notation::sign_image(&args.reference, &args.key, a, n, r, args.output);
+    }
     let annotations: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
     let signer = cmd::sign::load_signer(&args.key)?;
     let client = args.registry.client()?;
@@ -279,6 +314,37 @@ pub(crate) fn read_public_key(path: &std::path::Path) -> anyhow::Result<PublicKe
         .with_context(|| format!("{}: cannot read public key", path.display()))
 }
 
+/// The trust `--key` or the keyless flags ask for.
+pub(crate) fn trust(key: Option<&std::path::Path>, keyless: &KeylessArgs) -> anyhow::Result<Trust> {
+    let key = key.map(read_public_key).transpose()?;
+    keyless.trust(key)
+}
+
+/// What a verified signature says about its signer, as JSON fields: the key fingerprint, and
+/// for signatures verified through Sigstore the identity, issuer, log index and times.
+pub(crate) fn signer_json(
+    fingerprint: &tollgate_verifier::digest::Digest,
+    proof: Option<&Verified>,
+    trust: &Trust,
+) -> Value {
+    let mut out = json!({"signer": fingerprint.to_string()});
+    if let (Some(proof), Value::Object(o)) = (proof, &mut out) {
+        if let Value::Object(p) = keyless::proof_json(proof, trust) {
+            o.extend(p);
+        }
+        o.insert("signed_by".into(), json!(keyless::describe(proof)));
+    }
+    out
+}
+
+/// Merges the object `extra` into the object `into`.
+pub(crate) fn merge(mut into: Value, extra: Value) -> Value {
+    if let (Value::Object(o), Value::Object(e)) = (&mut into, extra) {
+        o.extend(e);
+    }
+    into
+}
+
 /// One signature found, and what became of it.
 struct Checked {
     layout: &'static str,
@@ -288,7 +354,11 @@ struct Checked {
 
 /// `tollgate verify image`.
 pub(crate) fn verify(args: &VerifyImageArgs) -> anyhow::Result<ExitCode> {
-    let key = read_public_key(&args.key)?;
+    if args.notation {
+        let (a, n, r) = (&args.annotations, &args.notation_opts, &args.registry);
+        return cmd::notation::verify_image(&args.reference, a, n, r, args.output);
+    }
+    let trust = trust(args.key.as_deref(), &args.keyless)?;
     let required: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
     let client = args.registry.client()?;
     let image = cosign_store::resolve(&client, &args.reference)?;
@@ -316,14 +386,16 @@ pub(crate) fn verify(args: &VerifyImageArgs) -> anyhow::Result<ExitCode> {
                     )?;
                     let result = fetched.and_then(|payload| {
                         layer
-                            .verify(&payload, &key, &image.digest, &rule, &required)
+                            .verify_with_trust(&payload, &trust, &image.digest, &rule, &required)
                             .map(|v| {
-                                json!({
-                                    "signer": v.signer().to_string(),
-                                    "docker_reference": v.payload().docker_reference(),
-                                    "annotations": v.payload().optional().collect::<BTreeMap<_, _>>(),
-                                    "notes": v.notes(),
-                                })
+                                merge(
+                                    signer_json(v.signer(), v.sigstore(), &trust),
+                                    json!({
+                                        "docker_reference": v.payload().docker_reference(),
+                                        "annotations": v.payload().optional().collect::<BTreeMap<_, _>>(),
+                                        "notes": v.notes(),
+                                    }),
+                                )
                             })
                             .map_err(|e| e.to_string())
                     });
@@ -365,21 +437,23 @@ pub(crate) fn verify(args: &VerifyImageArgs) -> anyhow::Result<ExitCode> {
                     let fetched =
                         cosign_store::fetch_blob(&client, &image, layer, MAX_ATTESTATION_BYTES)?;
                     let result = fetched.and_then(|bytes| {
-                        verify_bundle_signature(
+                        verify_bundle_signature_with_trust(
                             layer,
                             &bytes,
-                            &key,
+                            &trust,
                             &image.digest,
                             &rule,
                             &required,
                         )
                         .map(|v| {
-                            json!({
-                                "signer": v.signer().to_string(),
-                                "docker_reference": v.docker_reference(),
-                                "annotations": v.annotations(),
-                                "notes": v.notes(),
-                            })
+                            merge(
+                                signer_json(v.signer(), v.sigstore(), &trust),
+                                json!({
+                                    "docker_reference": v.docker_reference(),
+                                    "annotations": v.annotations(),
+                                    "notes": v.notes(),
+                                }),
+                            )
                         })
                         .map_err(|e| bundle_reason(&e))
                     });
@@ -392,7 +466,7 @@ pub(crate) fn verify(args: &VerifyImageArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    report_verified(args, &image, &rule, &key, &checked)
+    report_verified(args, &image, &rule, &trust, &checked)
 }
 
 fn bundle_reason(e: &BundleSignatureError) -> String {
@@ -421,12 +495,12 @@ fn report_verified(
     args: &VerifyImageArgs,
     image: &Image,
     rule: &IdentityRule,
-    key: &PublicKey,
+    trust: &Trust,
     checked: &[Checked],
 ) -> anyhow::Result<ExitCode> {
     let accepted = checked.iter().filter(|c| c.result.is_ok()).count();
     let verified = accepted > 0;
-    let fingerprint = key.fingerprint().to_string();
+    let expected = keyless::expected_signer(trust);
     let summary = if verified {
         String::new()
     } else if checked.is_empty() {
@@ -438,7 +512,7 @@ fn report_verified(
         )
     } else {
         format!(
-            "no signature of {} ({}) verifies with key {fingerprint}, identity {rule}{}",
+            "no signature of {} ({}) verifies for {expected}, identity {rule}{}",
             image.given,
             image.digest,
             annotation_words(&args.annotations)
@@ -449,7 +523,12 @@ fn report_verified(
             "verified": verified,
             "image": image.given.to_string(),
             "digest": image.digest.to_string(),
-            "key": fingerprint,
+            "key": match trust {
+                Trust::Key { key, .. } => Some(key.fingerprint().to_string()),
+                _ => None,
+            },
+            "expected_signer": expected,
+            "trusted_root": trust.root().source().to_string(),
             "identity": rule.to_string(),
             "annotations": args.annotations.iter().cloned().collect::<BTreeMap<_, _>>(),
             "signatures": checked.iter().map(|c| {
@@ -472,7 +551,11 @@ fn report_verified(
                         for note in v["notes"].as_array().into_iter().flatten() {
                             eprintln!("note: {}", note.as_str().unwrap_or_default());
                         }
-                        text.push_str(&format!("  ok      {:<6} {}\n", c.layout, c.location));
+                        let by = v["signed_by"]
+                            .as_str()
+                            .map(|s| format!(": signed by {s}"))
+                            .unwrap_or_default();
+                        text.push_str(&format!("  ok      {:<6} {}{by}\n", c.layout, c.location));
                     }
                     Err(why) => text.push_str(&format!(
                         "  reject  {:<6} {}: {why}\n",
@@ -482,7 +565,7 @@ fn report_verified(
             }
             let head = if verified {
                 format!(
-                    "verified: {} ({}) signed by key {fingerprint}, identity {rule}{} ({accepted} of {} signatures)\n",
+                    "verified: {} ({}) signed by {expected}, identity {rule}{} ({accepted} of {} signatures)\n",
                     image.given,
                     image.digest,
                     annotation_words(&args.annotations),

@@ -17,6 +17,33 @@ use tollgate_verifier::sigstore::{
     GithubWorkflow, IdentityPolicy, Matcher, Signer, Trust, TrustRoot, Verified,
 };
 
+/// The flags that ask for keyless verification: a command's `--key` conflicts with them and is
+/// required unless one is given.
+pub(crate) const KEYLESS_FLAGS: [&str; 9] = [
+    "certificate_identity",
+    "certificate_identity_regexp",
+    "certificate_oidc_issuer",
+    "certificate_oidc_issuer_regexp",
+    "certificate_github_workflow_trigger",
+    "certificate_github_workflow_sha",
+    "certificate_github_workflow_name",
+    "certificate_github_workflow_repository",
+    "certificate_github_workflow_ref",
+];
+
+/// Who must have signed, in words: `key sha256:…` or `identity SAN (issuer URL)`.
+pub(crate) fn expected_signer(trust: &Trust) -> String {
+    match trust {
+        Trust::Key { key, .. } => format!("key {}", key.fingerprint()),
+        Trust::Keyless { policy, .. } => format!(
+            "identity {} (issuer {})",
+            policy.identity(),
+            policy.issuer()
+        ),
+        _ => "an unknown signer".to_owned(),
+    }
+}
+
 /// Keyless identity policy and Sigstore trust root.
 #[derive(Clone, Debug, Default, Args)]
 pub(crate) struct KeylessArgs {

@@ -44,7 +44,7 @@ use crate::{cmd, exit};
   tollgate verify layout docker-archive:saved.tar:example.com/app:v1")]
 pub(crate) struct VerifyLayoutArgs {
     /// The layout: oci:DIR (everything index.json lists) or oci:DIR:TAG; an OCI archive
-    /// oci-archive:FILE[:TAG]; a docker save archive docker-archive:FILE (every image),
+    /// oci-archive:FILE or oci-archive:FILE:TAG; a docker save archive docker-archive:FILE (every image),
     /// docker-archive:FILE:NAME:TAG or docker-archive:FILE:@INDEX.
     #[arg(value_name = "REF")]
     pub(crate) reference: String,

@@ -13,6 +13,7 @@ pub(crate) mod key;
 pub(crate) mod keygen;
 pub(crate) mod layout;
 mod modelpack;
+pub(crate) mod notation;
 mod pull;
 mod push;
 mod referrer;

@@ -110,7 +110,8 @@ pub enum BlobError {
     Malformed(String),
     /// The bundle is signed with a certificate.
     #[error(
-        "keyless verification is not supported yet: the bundle carries a certificate, and tollgate verifies blob signatures with --key only"
+        "the bundle carries a certificate (keyless), not a key signature: verify it with \
+         --certificate-identity and --certificate-oidc-issuer instead of --key"
     )]
     Keyless,
     /// The bundle holds something other than a blob signature.

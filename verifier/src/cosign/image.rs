@@ -41,12 +41,16 @@
 //! [`IdentityRule::None`] is cosign's behaviour, for mirrors and proxies whose pull name
 //! differs from the signed one; it must be asked for explicitly.
 //!
-//! Only the key is checked: Rekor entries (`dev.sigstore.cosign/bundle`), certificates and
-//! timestamps are not verified here ([`VerifiedImageSignature::notes`] says so).
+//! With a key only ([`SignatureLayer::verify`]) Rekor entries (`dev.sigstore.cosign/bundle`),
+//! certificates and timestamps are not verified ([`VerifiedImageSignature::notes`] says so).
+//! [`SignatureLayer::verify_with_trust`] verifies keyless layers (certificate + Rekor SET) and
+//! key-signed layers that carry a Rekor entry through [`crate::sigstore::verify`], reading the
+//! layer as a Sigstore bundle ([`keyless`]), then applies the same payload checks.
 
 pub mod attach;
 pub mod attestation;
 pub mod bundle_signature;
+pub mod keyless;
 pub mod reference;
 pub mod sign;
 pub mod simple_signing;
@@ -61,6 +65,7 @@ use crate::digest::Digest;
 use crate::dsse::decode_b64;
 use crate::keys::{KeyAlgorithm, PublicKey};
 use crate::oci::{Descriptor, ImageManifest};
+use crate::sigstore::{self, Artifact, SigstoreError, Trust, Verified};
 
 pub use reference::{DockerReference, ReferenceError};
 pub use simple_signing::{MAX_PAYLOAD_BYTES, PayloadError, SimpleSigning};
@@ -221,6 +226,12 @@ pub enum ImageSignatureError {
     /// The manifest lists no layers, or more than [`MAX_LAYERS`].
     #[error("the signature manifest has {0} layers (expected 1 to {MAX_LAYERS})")]
     LayerCount(usize),
+    /// The layer's certificate, chain or Rekor entry cannot be read as a Sigstore bundle.
+    #[error(transparent)]
+    LegacyBundle(#[from] keyless::LegacyBundleError),
+    /// Sigstore verification (certificate, identity, log entry, signature) failed.
+    #[error(transparent)]
+    Sigstore(#[from] SigstoreError),
     /// The payload given is not the layer's blob.
     #[error(
         "the payload given is {actual} ({actual_size} bytes), but the layer is {layer} ({layer_size} bytes): fetch the layer's blob"
@@ -245,9 +256,16 @@ pub struct VerifiedImageSignature {
     signer: Digest,
     identity_rule: IdentityRule,
     notes: Vec<String>,
+    sigstore: Option<Box<Verified>>,
 }
 
 impl VerifiedImageSignature {
+    /// The Sigstore verification (signer identity, log entry, times) when the signature was
+    /// verified through [`SignatureLayer::verify_with_trust`]'s Sigstore path.
+    pub fn sigstore(&self) -> Option<&Verified> {
+        self.sigstore.as_deref()
+    }
+
     /// The authenticated payload.
     pub fn payload(&self) -> &SimpleSigning {
         &self.payload
@@ -258,7 +276,8 @@ impl VerifiedImageSignature {
         self.payload.manifest_digest()
     }
 
-    /// SHA-256 of the key's SubjectPublicKeyInfo.
+    /// SHA-256 of the key's SubjectPublicKeyInfo (for keyless signatures, of the
+    /// certificate's public key).
     pub fn signer(&self) -> &Digest {
         &self.signer
     }
@@ -313,6 +332,23 @@ pub fn verify_simple_signing(
             algorithm: key.algorithm(),
         }
     })?;
+    check_payload(
+        payload,
+        key.fingerprint(),
+        expected_digest,
+        identity,
+        expected_annotations,
+    )
+}
+
+/// Steps 2–5 of [`verify_simple_signing`], on a payload whose signature was verified.
+fn check_payload(
+    payload: &[u8],
+    signer: Digest,
+    expected_digest: &Digest,
+    identity: &IdentityRule,
+    expected_annotations: &BTreeMap<String, String>,
+) -> Result<VerifiedImageSignature, ImageSignatureError> {
     let parsed = SimpleSigning::parse(payload)?;
     if parsed.manifest_digest() != expected_digest {
         return Err(ImageSignatureError::DigestMismatch {
@@ -331,9 +367,10 @@ pub fn verify_simple_signing(
     }
     Ok(VerifiedImageSignature {
         payload: parsed,
-        signer: key.fingerprint(),
+        signer,
         identity_rule: identity.clone(),
         notes,
+        sigstore: None,
     })
 }
 
@@ -470,6 +507,78 @@ impl SignatureLayer {
             ));
         }
         Ok(verified)
+    }
+}
+
+impl SignatureLayer {
+    /// Verifies the layer against `trust`, then the payload checks of [`verify_simple_signing`]
+    /// (manifest digest, identity rule, annotations):
+    ///
+    /// - [`Trust::Keyless`]: the layer must carry a certificate and a Rekor entry; read as a
+    ///   Sigstore bundle ([`keyless::legacy_bundle`]), it is verified by
+    ///   [`crate::sigstore::verify`] over SHA-256 of the payload (chain at the SET's time, SCT,
+    ///   SET, signature, entry consistency, identity policy);
+    /// - [`Trust::Key`] and a layer with a Rekor entry and no certificate: the same, with the
+    ///   key (the SET is verified against the trust root's logs);
+    /// - [`Trust::Key`] otherwise: [`SignatureLayer::verify`] (the key signature only).
+    pub fn verify_with_trust(
+        &self,
+        payload: &[u8],
+        trust: &Trust,
+        expected_digest: &Digest,
+        identity: &IdentityRule,
+        expected_annotations: &BTreeMap<String, String>,
+    ) -> Result<VerifiedImageSignature, ImageSignatureError> {
+        let annotations = self.descriptor.annotations();
+        if let Trust::Key { key, .. } = trust
+            && (self.has_certificate() || !keyless::has_rekor_entry(annotations))
+        {
+            return self.verify(
+                payload,
+                key,
+                expected_digest,
+                identity,
+                expected_annotations,
+            );
+        }
+        check_blob(&self.descriptor, payload)?;
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(PayloadError::TooLarge {
+                size: payload.len(),
+            }
+            .into());
+        }
+        let bundle = keyless::legacy_bundle(
+            annotations,
+            keyless::LegacyContent::MessageSignature {
+                payload,
+                signature_b64: &self.signature_b64,
+            },
+        )?;
+        let proof = sigstore::verify(&bundle, Artifact::Sha256(&Digest::sha256(payload)), trust)?;
+        let signer = signer_fingerprint(&proof, &bundle);
+        let mut verified = check_payload(
+            payload,
+            signer,
+            expected_digest,
+            identity,
+            expected_annotations,
+        )?;
+        verified.sigstore = Some(Box::new(proof));
+        Ok(verified)
+    }
+}
+
+/// The fingerprint of the key that verified a Sigstore bundle: the given key, or the
+/// certificate's public key.
+pub(crate) fn signer_fingerprint(proof: &Verified, bundle: &sigstore::SigstoreBundle) -> Digest {
+    match proof.signer() {
+        sigstore::Signer::Key(fingerprint) => *fingerprint,
+        // sigstore-verify has parsed this certificate; the fallback is unreachable.
+        _ => bundle
+            .signing_certificate_der()
+            .and_then(keyless::certificate_key_fingerprint)
+            .unwrap_or_else(|| Digest::sha256(b"")),
     }
 }
 

@@ -252,7 +252,7 @@ fn bundles_that_cannot_be_verified_with_a_key_are_refused() {
     assert!(matches!(err, BlobError::Keyless), "{err}");
     assert!(
         err.to_string()
-            .contains("keyless verification is not supported yet")
+            .contains("verify it with --certificate-identity")
     );
 
     let pem_cert = "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n";

@@ -1,4 +1,5 @@
-//! Cosign attestations of images, verified with a key: in-toto statements in DSSE envelopes.
+//! Cosign attestations of images, verified with a key or keylessly: in-toto statements in DSSE
+//! envelopes.
 //!
 //! Two storage forms reach this module as bytes:
 //!
@@ -15,6 +16,12 @@
 //! asked for. cosign 2.5.0 signs PAE like image payloads: ECDSA over SHA-256 whatever the
 //! curve ([`super`]); sigstore-go-based signers use the curve's own hash, so both are accepted
 //! for ECDSA (each is the key's signature over the same PAE bytes).
+//!
+//! The `*_with_trust` entry points take a [`Trust`]: keyless attestations (a Fulcio
+//! certificate in the bundle, or the certificate, chain and Rekor SET annotations of a `.att`
+//! layer, read as a bundle by [`super::keyless`]) and key-signed ones that carry log entries
+//! are verified by [`crate::sigstore::verify`] with the image digest as the in-toto subject;
+//! then the same statement checks apply to the verified payload.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +35,9 @@ use crate::dsse::{DsseError, Envelope, pae};
 use crate::intoto::PAYLOAD_TYPE;
 use crate::keys::PublicKey;
 use crate::oci::{Descriptor, ImageIndex, ImageManifest, ManifestError, MediaType};
+use crate::sigstore::{self, Artifact, SigstoreBundle, SigstoreError, Trust, Verified};
+
+use super::keyless::{self, LegacyBundleError, LegacyContent};
 
 /// Layer media type of a DSSE envelope in a `.att` manifest.
 pub const DSSE_MEDIA_TYPE: &str = "application/vnd.dsse.envelope.v1+json";
@@ -71,11 +81,20 @@ pub enum AttestationError {
     /// The Sigstore bundle is malformed.
     #[error("attestation: {0}")]
     Bundle(#[from] BundleError),
-    /// The bundle carries a certificate.
+    /// The bundle carries a certificate but a key was given.
     #[error(
-        "keyless verification is not supported yet: the attestation bundle carries a certificate, and tollgate verifies attestations with a key only"
+        "the attestation bundle carries a certificate (a keyless signature), but a key was given: verify it with --certificate-identity and --certificate-oidc-issuer"
     )]
     Keyless,
+    /// The layer's certificate, chain or Rekor entry cannot be read as a Sigstore bundle.
+    #[error(transparent)]
+    LegacyBundle(#[from] LegacyBundleError),
+    /// Sigstore verification (certificate, identity, log entry, signature) failed.
+    #[error(transparent)]
+    Sigstore(#[from] SigstoreError),
+    /// The DSSE bundle verified but carries no payload.
+    #[error("the verified bundle holds no DSSE payload")]
+    NoPayload,
     /// The bundle holds a message signature, not a DSSE envelope.
     #[error("the bundle holds a message signature (a blob signature), not a DSSE attestation")]
     NotDsse,
@@ -170,9 +189,16 @@ pub struct VerifiedStatement {
     image_digest: Digest,
     signer: Digest,
     notes: Vec<String>,
+    sigstore: Option<Box<Verified>>,
 }
 
 impl VerifiedStatement {
+    /// The Sigstore verification (signer identity, log entry, times) when the envelope was
+    /// verified through a `*_with_trust` function's Sigstore path.
+    pub fn sigstore(&self) -> Option<&Verified> {
+        self.sigstore.as_deref()
+    }
+
     /// `_type` (Statement v0.1 or v1).
     pub fn statement_type(&self) -> &str {
         &self.statement_type
@@ -198,7 +224,8 @@ impl VerifiedStatement {
         &self.image_digest
     }
 
-    /// SHA-256 of the key's SubjectPublicKeyInfo.
+    /// SHA-256 of the key's SubjectPublicKeyInfo (for keyless signatures, of the
+    /// certificate's public key).
     pub fn signer(&self) -> &Digest {
         &self.signer
     }
@@ -257,13 +284,31 @@ pub fn verify_attestation(
             fingerprint: key.fingerprint().to_string(),
         });
     }
-    if envelope.payload_type() != PAYLOAD_TYPE {
+    check_statement(
+        envelope.payload_type(),
+        envelope.payload(),
+        key.fingerprint(),
+        image_digest,
+        predicate_type,
+    )
+}
+
+/// The statement checks of [`verify_attestation`], on a payload whose signature was verified:
+/// in-toto payload type and `_type`, a subject with the image's digest, the predicate type.
+fn check_statement(
+    payload_type: &str,
+    payload: &[u8],
+    signer: Digest,
+    image_digest: &Digest,
+    predicate_type: &str,
+) -> Result<VerifiedStatement, AttestationError> {
+    if payload_type != PAYLOAD_TYPE {
         return Err(AttestationError::PayloadType(
-            envelope.payload_type().chars().take(200).collect(),
+            payload_type.chars().take(200).collect(),
         ));
     }
-    let raw: RawStatement = serde_json::from_slice(envelope.payload())
-        .map_err(|e| AttestationError::Statement(e.to_string()))?;
+    let raw: RawStatement =
+        serde_json::from_slice(payload).map_err(|e| AttestationError::Statement(e.to_string()))?;
     if !STATEMENT_TYPES.contains(&raw.type_.as_str()) {
         return Err(AttestationError::StatementType(
             raw.type_.chars().take(200).collect(),
@@ -313,8 +358,9 @@ pub fn verify_attestation(
             .collect(),
         predicate: raw.predicate,
         image_digest: *image_digest,
-        signer: key.fingerprint(),
+        signer,
         notes: Vec::new(),
+        sigstore: None,
     })
 }
 
@@ -347,6 +393,59 @@ pub fn verify_bundle_attestation(
             bundle.tlog_entries.len()
         ));
     }
+    Ok(verified)
+}
+
+/// Verifies a referrer's Sigstore bundle against `trust`, then the statement checks of
+/// [`verify_attestation`]:
+///
+/// - [`Trust::Keyless`], or [`Trust::Key`] with a key bundle that carries log entries or
+///   timestamps: [`crate::sigstore::verify`] with the image digest as the in-toto subject
+///   (chain, SCT, log entry, timestamps, DSSE signature, identity policy);
+/// - [`Trust::Key`] otherwise: [`verify_bundle_attestation`] (the key signature only).
+pub fn verify_bundle_attestation_with_trust(
+    bundle_bytes: &[u8],
+    trust: &Trust,
+    image_digest: &Digest,
+    predicate_type: &str,
+) -> Result<VerifiedStatement, AttestationError> {
+    if bundle_bytes.len() > MAX_ATTESTATION_BYTES {
+        return Err(AttestationError::TooLarge {
+            size: bundle_bytes.len(),
+        });
+    }
+    if let Trust::Key { key, .. } = trust {
+        let logged = SigstoreBundle::from_json(bundle_bytes)
+            .is_ok_and(|b| b.has_log_or_timestamp() && !b.has_certificate());
+        if !logged {
+            return verify_bundle_attestation(bundle_bytes, key, image_digest, predicate_type);
+        }
+    }
+    let bundle = SigstoreBundle::from_json(bundle_bytes)?;
+    if !bundle.is_dsse() {
+        return Err(AttestationError::NotDsse);
+    }
+    verify_sigstore(&bundle, trust, image_digest, predicate_type)
+}
+
+/// [`crate::sigstore::verify`] over the image digest (the DSSE subject), then
+/// [`check_statement`] on the verified payload.
+fn verify_sigstore(
+    bundle: &SigstoreBundle,
+    trust: &Trust,
+    image_digest: &Digest,
+    predicate_type: &str,
+) -> Result<VerifiedStatement, AttestationError> {
+    let proof = sigstore::verify(bundle, Artifact::Sha256(image_digest), trust)?;
+    let (payload_type, payload) = proof.dsse_payload().ok_or(AttestationError::NoPayload)?;
+    let mut verified = check_statement(
+        payload_type,
+        payload,
+        super::signer_fingerprint(&proof, bundle),
+        image_digest,
+        predicate_type,
+    )?;
+    verified.sigstore = Some(Box::new(proof));
     Ok(verified)
 }
 
@@ -391,6 +490,39 @@ impl AttestationLayer {
             image_digest,
             predicate_type,
         )
+    }
+}
+
+impl AttestationLayer {
+    /// Verifies the layer against `trust`, then the statement checks of
+    /// [`verify_attestation`]: with [`Trust::Keyless`] (or a key and a layer with a Rekor entry
+    /// and no certificate) the layer is read as a Sigstore bundle
+    /// ([`keyless::legacy_bundle`]) and verified by [`crate::sigstore::verify`] with the image
+    /// digest as the in-toto subject; with a key otherwise, [`AttestationLayer::verify`].
+    pub fn verify_with_trust(
+        &self,
+        envelope: &[u8],
+        trust: &Trust,
+        image_digest: &Digest,
+        predicate_type: &str,
+    ) -> Result<VerifiedStatement, AttestationError> {
+        let annotations = self.descriptor.annotations();
+        if let Trust::Key { key, .. } = trust
+            && (annotations.contains_key(super::CERTIFICATE_ANNOTATION)
+                || !keyless::has_rekor_entry(annotations))
+        {
+            return self.verify(envelope, key, image_digest, predicate_type);
+        }
+        check_blob(&self.descriptor, envelope).map_err(|e| AttestationError::Blob(Box::new(e)))?;
+        if envelope.len() > MAX_ATTESTATION_BYTES {
+            return Err(AttestationError::TooLarge {
+                size: envelope.len(),
+            });
+        }
+        let value: Value = serde_json::from_slice(envelope)
+            .map_err(|e| DsseError::Malformed(format!("not JSON: {e}")))?;
+        let bundle = keyless::legacy_bundle(annotations, LegacyContent::Dsse(&value))?;
+        verify_sigstore(&bundle, trust, image_digest, predicate_type)
     }
 }
 
@@ -473,6 +605,19 @@ pub fn verify_bundle_layer(
 ) -> Result<VerifiedStatement, AttestationError> {
     check_blob(descriptor, bytes).map_err(|e| AttestationError::Blob(Box::new(e)))?;
     verify_bundle_attestation(bytes, key, image_digest, predicate_type)
+}
+
+/// Checks that `bytes` are the bundle layer `descriptor` names, then
+/// [`verify_bundle_attestation_with_trust`].
+pub fn verify_bundle_layer_with_trust(
+    descriptor: &Descriptor,
+    bytes: &[u8],
+    trust: &Trust,
+    image_digest: &Digest,
+    predicate_type: &str,
+) -> Result<VerifiedStatement, AttestationError> {
+    check_blob(descriptor, bytes).map_err(|e| AttestationError::Blob(Box::new(e)))?;
+    verify_bundle_attestation_with_trust(bytes, trust, image_digest, predicate_type)
 }
 
 /// What a referrers fallback index entry says it is, by its `artifactType` — a hint only.

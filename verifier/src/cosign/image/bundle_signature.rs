@@ -1,10 +1,12 @@
 //! cosign v3 image signatures: a Sigstore bundle referrer whose DSSE statement has predicate
 //! type `https://sigstore.dev/cosign/sign/v1` and the image digest as subject.
 //!
-//! Checked in order: the bundle layer is the blob its descriptor names; the DSSE signature
-//! verifies with the key; an in-toto statement with the sign predicate type has a subject
-//! with the image's sha256 ([`super::attestation::verify_bundle_layer`]); that subject's
-//! `name` satisfies the [`IdentityRule`]; every required `-a k=v` is in that subject's
+//! Verified with a key ([`verify_bundle_signature`]) or against a [`Trust`], keyless or a key
+//! whose log entries are verified too ([`verify_bundle_signature_with_trust`]). Checked in
+//! order: the bundle layer is the blob its descriptor names; the DSSE signature verifies (with
+//! the key, or through sigstore-verify); an in-toto statement with the sign predicate type has
+//! a subject with the image's sha256 ([`super::attestation::verify_bundle_layer`]); that
+//! subject's `name` satisfies the [`IdentityRule`]; every required `-a k=v` is in that subject's
 //! `annotations` as an equal string (cosign's `IntotoSubjectClaimVerifier`).
 //!
 //! cosign v3 writes no `name`, so its bundle signatures name no repository: under the
@@ -18,12 +20,14 @@ use serde_json::Value;
 
 use super::attestation::{
     AttestationError, StatementSubject, VerifiedStatement, verify_bundle_layer,
+    verify_bundle_layer_with_trust,
 };
 use super::sign::COSIGN_SIGN_PREDICATE_TYPE;
 use super::{IdentityRule, ImageSignatureError, check_identity};
 use crate::digest::Digest;
 use crate::keys::PublicKey;
 use crate::oci::Descriptor;
+use crate::sigstore::{Trust, Verified};
 
 /// Why a bundle signature was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -70,9 +74,16 @@ impl VerifiedBundleSignature {
         &self.subject.annotations
     }
 
-    /// SHA-256 of the key's SubjectPublicKeyInfo.
+    /// SHA-256 of the key's SubjectPublicKeyInfo (for keyless signatures, of the
+    /// certificate's public key).
     pub fn signer(&self) -> &Digest {
         self.statement.signer()
+    }
+
+    /// The Sigstore verification (signer identity, log entry, times), when verified through
+    /// [`verify_bundle_signature_with_trust`]'s Sigstore path.
+    pub fn sigstore(&self) -> Option<&Verified> {
+        self.statement.sigstore()
     }
 
     /// The identity rule the signature satisfied.
@@ -97,6 +108,40 @@ pub fn verify_bundle_signature(
     expected_annotations: &BTreeMap<String, String>,
 ) -> Result<VerifiedBundleSignature, BundleSignatureError> {
     let statement = verify_bundle_layer(descriptor, bytes, key, image, COSIGN_SIGN_PREDICATE_TYPE)?;
+    check_claims(statement, image, identity, expected_annotations)
+}
+
+/// [`verify_bundle_signature`] against a [`Trust`]: keyless (Fulcio certificate, identity
+/// policy, log entry), or a key, whose bundle's log entries and timestamps are verified
+/// when it has them; then the same subject, identity
+/// rule and annotation checks.
+///
+/// See [`super::attestation::verify_bundle_attestation_with_trust`] for which path a bundle takes.
+pub fn verify_bundle_signature_with_trust(
+    descriptor: &Descriptor,
+    bytes: &[u8],
+    trust: &Trust,
+    image: &Digest,
+    identity: &IdentityRule,
+    expected_annotations: &BTreeMap<String, String>,
+) -> Result<VerifiedBundleSignature, BundleSignatureError> {
+    let statement = verify_bundle_layer_with_trust(
+        descriptor,
+        bytes,
+        trust,
+        image,
+        COSIGN_SIGN_PREDICATE_TYPE,
+    )?;
+    check_claims(statement, image, identity, expected_annotations)
+}
+
+/// The subject naming `image`, its `name` under `identity`, and the required annotations.
+fn check_claims(
+    statement: VerifiedStatement,
+    image: &Digest,
+    identity: &IdentityRule,
+    expected_annotations: &BTreeMap<String, String>,
+) -> Result<VerifiedBundleSignature, BundleSignatureError> {
     let want = image.hex();
     let subject = statement
         .subjects()
