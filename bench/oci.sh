@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # OCI layout verification benchmark: `tollgate verify layout` against sha256sum of the same
-# blobs (sequential, and two at a time with xargs -P2 as the parallel anchor), page cache warm.
+# blobs (sequential, and two at a time with xargs -P2), and `openssl dgst -sha256` two at a time
+# (SHA-NI, the fair anchor on this machine), page cache warm.
 #
 # Usage: bench/oci.sh
 #   BENCH_DIR=/tmp/tollgate-bench-oci  where the layout is written (deleted at the end unless KEEP=1)
@@ -147,12 +148,14 @@ time_once() { # time_once CMD: prints seconds
 
 # The anchors hash exactly the blobs tollgate checks (layers, config, manifest).
 printf '#!/bin/sh\nfind %s/blobs/sha256 -type f -print0 | xargs -0 -n1 -P2 sha256sum\n' "$LAYOUT" >"$OUT/par.sh"
+# openssl uses SHA-NI (coreutils 9.1's sha256sum does not): the fast anchor.
+printf '#!/bin/sh\nfind %s/blobs/sha256 -type f -print0 | xargs -0 -n1 -P2 openssl dgst -sha256\n' "$LAYOUT" >"$OUT/ossl.sh"
 BLOBS=$(find "$LAYOUT/blobs/sha256" -type f | sort | tr '\n' ' ')
 TGF=()
 [[ -n $THREADS ]] && TGF+=(--threads "$THREADS")
 
-names=("tollgate verify layout oci:" "sha256sum (sequential)" "xargs -P2 sha256sum")
-cmds=("$TG verify layout ${TGF[*]} oci:$LAYOUT:bench" "sha256sum $BLOBS" "sh $OUT/par.sh")
+names=("tollgate verify layout oci:" "sha256sum (sequential)" "xargs -P2 sha256sum" "xargs -P2 openssl dgst -sha256")
+cmds=("$TG verify layout ${TGF[*]} oci:$LAYOUT:bench" "sha256sum $BLOBS" "sh $OUT/par.sh" "sh $OUT/ossl.sh")
 if [[ $ARCHIVE == 1 ]]; then
     names+=("tollgate verify layout oci-archive:")
     cmds+=("$TG verify layout ${TGF[*]} oci-archive:$TARBALL:bench")
@@ -193,6 +196,7 @@ for n, ts in times.items():
 tg = med["tollgate verify layout oci:"]
 print(f"ratio sha256sum (sequential) / tollgate: {med['sha256sum (sequential)'] / tg:.2f}x")
 print(f"ratio xargs -P2 sha256sum / tollgate:    {med['xargs -P2 sha256sum'] / tg:.2f}x")
+print(f"ratio xargs -P2 openssl / tollgate:      {med['xargs -P2 openssl dgst -sha256'] / tg:.2f}x")
 if "tollgate verify layout oci-archive:" in med:
     print(f"ratio oci-archive: / oci: (tollgate):     {med['tollgate verify layout oci-archive:'] / tg:.2f}x")
 PY

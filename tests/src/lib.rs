@@ -214,6 +214,41 @@ pub fn cosign_bin() -> PathBuf {
     bin
 }
 
+/// oras 1.2 as installed by `scripts/install-oras` (or `$TOLLGATE_ORAS`); fails the test if it
+/// is missing.
+pub fn oras_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("TOLLGATE_ORAS") {
+        return PathBuf::from(path);
+    }
+    let cache = std::env::var_os("TOLLGATE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".cache"));
+    let bin = cache.join("peers/root/usr/bin/oras");
+    assert!(
+        bin.is_file(),
+        "oras 1.2 is not installed at {}: run scripts/install-oras (scripts/test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs oras in `dir` (it refuses absolute file paths, and keeps its state under `$HOME`, set
+/// to `dir`), fails the test if it fails, and returns its stdout.
+pub fn run_oras(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(oras_bin())
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .output()
+        .expect("cannot run oras");
+    assert!(
+        out.status.success(),
+        "oras {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// A `tollgate` command line.
 #[derive(Clone, Debug)]
 pub struct Tollgate {

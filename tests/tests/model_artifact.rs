@@ -10,45 +10,11 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{Value, json};
 use tollgate_e2e::registry::Registry;
-use tollgate_e2e::{Model, Run, Tollgate, bytes, workspace_root};
+use tollgate_e2e::{Model, Run, Tollgate, bytes, run_oras};
 use tollgate_registry::{BlockingClient, Digest, MediaType, Options, Reference};
-
-/// oras 1.2 as installed by scripts/install-oras (or `$TOLLGATE_ORAS`).
-fn oras() -> PathBuf {
-    if let Some(path) = std::env::var_os("TOLLGATE_ORAS") {
-        return PathBuf::from(path);
-    }
-    let cache = std::env::var_os("TOLLGATE_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".cache"));
-    let bin = cache.join("peers/root/usr/bin/oras");
-    assert!(
-        bin.is_file(),
-        "oras 1.2 is not installed at {}: run scripts/install-oras",
-        bin.display()
-    );
-    bin
-}
-
-/// Runs oras in `dir` (it refuses absolute file paths) and returns stdout.
-fn run_oras(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(oras())
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", dir)
-        .output()
-        .expect("cannot run oras");
-    assert!(
-        out.status.success(),
-        "oras {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// `tollgate ARGS --plain-http`.
 fn tollgate(args: &[&str]) -> Run {

@@ -10,48 +10,14 @@ mod cosign_common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use cosign_common::{client, push_image};
 use serde_json::Value;
 use tollgate_e2e::registry::Registry;
-use tollgate_e2e::{Run, Tollgate, testdata, workspace_root};
+use tollgate_e2e::{Run, Tollgate, run_oras, testdata};
 use tollgate_registry::Reference;
 
 const NOTARY: &str = "application/vnd.cncf.notary.signature";
-
-/// oras 1.2 as installed by scripts/install-oras (or `$TOLLGATE_ORAS`).
-fn oras() -> PathBuf {
-    if let Some(path) = std::env::var_os("TOLLGATE_ORAS") {
-        return PathBuf::from(path);
-    }
-    let cache = std::env::var_os("TOLLGATE_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".cache"));
-    let bin = cache.join("peers/root/usr/bin/oras");
-    assert!(
-        bin.is_file(),
-        "oras 1.2 is not installed at {}: run scripts/install-oras",
-        bin.display()
-    );
-    bin
-}
-
-/// Runs oras in `dir` (it refuses absolute file paths) and returns stdout.
-fn run_oras(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(oras())
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", dir)
-        .output()
-        .expect("cannot run oras");
-    assert!(
-        out.status.success(),
-        "oras {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn pki(name: &str) -> String {
     testdata(&format!("notation/tollgate/{name}"))

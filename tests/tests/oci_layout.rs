@@ -8,40 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use tollgate_e2e::{Tollgate, workspace_root};
-
-/// oras 1.2 as installed by scripts/install-oras (or `$TOLLGATE_ORAS`).
-fn oras() -> PathBuf {
-    if let Some(path) = std::env::var_os("TOLLGATE_ORAS") {
-        return PathBuf::from(path);
-    }
-    let cache = std::env::var_os("TOLLGATE_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".cache"));
-    let bin = cache.join("peers/root/usr/bin/oras");
-    assert!(
-        bin.is_file(),
-        "oras 1.2 is not installed at {}: run scripts/install-oras",
-        bin.display()
-    );
-    bin
-}
-
-/// Runs oras in `dir` (it refuses absolute file paths) and returns stdout.
-fn run_oras(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(oras())
-        .args(args)
-        .current_dir(dir)
-        .env("HOME", dir)
-        .output()
-        .expect("cannot run oras");
-    assert!(
-        out.status.success(),
-        "oras {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use tollgate_e2e::{Tollgate, run_oras};
 
 /// A layout pushed by oras at `<tmp>/layout` with tag `v1`: two files as layers.
 fn pushed() -> (tempfile::TempDir, PathBuf) {

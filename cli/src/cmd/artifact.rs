@@ -19,6 +19,9 @@ use crate::{cmd, exit};
 
 /// Push an artifact to a registry.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tollgate push model ./llama-3-8b registry.example/models/llama-3-8b:v1
+  tollgate push model ./llama-3-8b registry.example/models/llama-3-8b:v1 --sign --key release.key")]
 pub(crate) struct PushArgs {
     #[command(subcommand)]
     pub(crate) what: PushCommand,
@@ -89,6 +92,9 @@ pub(crate) struct PushModelArgs {
 
 /// Pull an artifact from a registry.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  tollgate pull model registry.example/models/llama-3-8b:v1 ./llama-3-8b
+  tollgate pull model registry.example/models/llama-3-8b@sha256:<digest> ./llama-3-8b --force")]
 pub(crate) struct PullArgs {
     #[command(subcommand)]
     pub(crate) what: PullCommand,

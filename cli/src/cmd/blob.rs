@@ -13,7 +13,7 @@ use tollgate_verifier::digest::{Digest, HashAlgorithm};
 use tollgate_verifier::keys::PublicKey;
 use tollgate_verifier::sigstore::{self, Artifact, SigstoreBundle};
 
-use crate::cmd::keyless::{self, KeylessArgs};
+use crate::cmd::keyless::{self, KEYLESS_FLAGS, KeylessArgs};
 use crate::output::{self, OutputFormat};
 use crate::{cmd, exit};
 
@@ -120,19 +120,6 @@ pub(crate) struct VerifyBlobArgs {
     #[arg(long, value_enum, default_value_t)]
     pub(crate) output: OutputFormat,
 }
-
-/// The flags that ask for keyless verification (and exclude --key).
-const KEYLESS_FLAGS: [&str; 9] = [
-    "certificate_identity",
-    "certificate_identity_regexp",
-    "certificate_oidc_issuer",
-    "certificate_oidc_issuer_regexp",
-    "certificate_github_workflow_trigger",
-    "certificate_github_workflow_sha",
-    "certificate_github_workflow_name",
-    "certificate_github_workflow_repository",
-    "certificate_github_workflow_ref",
-];
 
 /// What `verify blob` is about: a file, or only its digest.
 enum Target<'a> {
