@@ -20,8 +20,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod descriptor;
 pub mod archive;
+pub mod descriptor;
 pub mod layout;
 pub mod manifest;
 

@@ -7,7 +7,6 @@
 //! Signing reads manifests only, never a blob: the image's manifest (for its digest, media
 //! type and size), the existing attachment manifest, and the referrers index.
 
-
 use anyhow::Context as _;
 use tollgate_registry::{BlockingClient, Document, Error, MediaType, Reference};
 use tollgate_verifier::cosign::image::attach::{

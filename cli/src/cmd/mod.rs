@@ -8,19 +8,19 @@ mod cosign_store;
 mod hash;
 pub(crate) mod image;
 mod inspect;
-mod keyless;
 pub(crate) mod key;
 pub(crate) mod keygen;
+mod keyless;
 pub(crate) mod layout;
 mod modelpack;
 pub(crate) mod notation;
 mod pull;
 mod push;
 mod referrer;
-mod verify_ref;
 pub(crate) mod registry;
 pub(crate) mod sign;
 pub(crate) mod verify;
+mod verify_ref;
 
 use std::process::ExitCode;
 

@@ -95,9 +95,8 @@ pub(crate) fn find_bundles(
     subject: &Digest,
 ) -> anyhow::Result<Vec<Found>> {
     let referrers = client.referrers(reference, subject)?;
-    let scratch = Scratch::new(&std::env::temp_dir())?;
     let mut found = Vec::new();
-    for (i, d) in referrers.descriptors.iter().take(MAX_REFERRERS).enumerate() {
+    for d in referrers.descriptors.iter().take(MAX_REFERRERS) {
         // Listing entries are hints; the manifest itself decides. One unreadable referrer
         // must not hide the others.
         let manifest = match client.get_manifest(&reference.with_digest(d.digest())) {
@@ -124,18 +123,16 @@ pub(crate) fn find_bundles(
             continue;
         }
         let bundle = match m.layers() {
-            [layer] if layer.size() > MAX_BUNDLE_BYTES => Err(format!(
-                "bundle layer is {} bytes, more than the {MAX_BUNDLE_BYTES}-byte limit",
-                layer.size()
-            )),
-            [layer] => {
-                let path = scratch.path().join(i.to_string());
-                match client.pull_blob_to_file(reference, layer.digest(), Some(layer.size()), &path)
-                {
-                    Ok(_) => Bundle::read_file(&path).map_err(|e| e.to_string()),
-                    Err(e) => Err(format!("cannot download the bundle: {e}")),
-                }
-            }
+            [layer] => match client.get_blob(
+                reference,
+                layer.digest(),
+                layer.size(),
+                MAX_BUNDLE_BYTES,
+                "a signature bundle",
+            ) {
+                Ok(bytes) => Bundle::parse(&bytes).map_err(|e| e.to_string()),
+                Err(e) => Err(format!("cannot download the bundle: {e}")),
+            },
             layers => Err(format!(
                 "has {} layers; a bundle referrer has exactly one",
                 layers.len()

@@ -477,8 +477,9 @@ fn docker_archive_links_and_missing_layers_are_problems() {
         sha(&layers[0])
     );
     let config_name = format!("blobs/sha256/{}", sha(config.as_bytes()).hex());
-    let manifest =
-        format!(r#"[{{"Config":"{config_name}","RepoTags":null,"Layers":["l0","sym","gone","hard"]}}]"#);
+    let manifest = format!(
+        r#"[{{"Config":"{config_name}","RepoTags":null,"Layers":["l0","sym","gone","hard"]}}]"#
+    );
     let path = TarBuilder::default()
         .file("l0", &layers[0])
         .symlink("sym", "l0")
