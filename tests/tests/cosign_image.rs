@@ -262,6 +262,44 @@ fn signing_a_digest_reads_no_blob() {
 }
 
 #[test]
+fn platform_picks_one_manifest_of_an_index() {
+    let reg = Registry::start();
+    let amd = push_image(&reg, "demo/multi:amd64", 11);
+    let arm = push_image(&reg, "demo/multi:arm64", 12);
+    let entry = |img: &Pushed, arch: &str| {
+        serde_json::json!({"mediaType": MediaType::OCI_MANIFEST, "digest": img.digest.to_string(),
+            "size": img.manifest.len(), "platform": {"os": "linux", "architecture": arch}})
+    };
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": MediaType::OCI_INDEX,
+        "manifests": [entry(&amd, "amd64"), entry(&arm, "arm64")],
+    }))
+    .unwrap();
+    let tagged = reg.reference("demo/multi:v1");
+    let r: Reference = tagged.parse().unwrap();
+    let index_type = MediaType::parse(MediaType::OCI_INDEX).unwrap();
+    client().put_manifest(&r, &index, &index_type).unwrap();
+
+    // --platform signs the arm64 manifest, not the index.
+    let out = sign(
+        &tagged,
+        KEY_A,
+        &["--platform", "linux/arm64", "--output", "json"],
+    )
+    .json();
+    assert_eq!(out["digest"], arm.digest.to_string(), "{out}");
+    verify(&arm.by_digest, KEY_A, &[]).ok();
+    verify(&tagged, KEY_A, &["--platform", "linux/arm64/v8"]).ok();
+    // The amd64 manifest and the index itself are unsigned.
+    verify(&tagged, KEY_A, &["--platform", "linux/amd64"]).assert_code(1);
+    verify(&tagged, KEY_A, &[]).assert_code(1);
+    // A platform the index lacks: an error listing the ones it has.
+    verify(&tagged, KEY_A, &["--platform", "linux/s390x"])
+        .assert_code(2)
+        .assert_stderr_mentions(&["linux/amd64", "linux/arm64"]);
+}
+
+#[test]
 fn rejections_say_why() {
     let reg = Registry::start();
     let c = client();

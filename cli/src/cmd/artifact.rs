@@ -180,6 +180,7 @@ pub(crate) fn attach(args: &AttachArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("{}: not a registry reference", args.reference))?;
     let bundle = cmd::read_bounded(&args.signature, MAX_BUNDLE_BYTES, "a Sigstore bundle")?;
     let client = args.registry.client()?;
+    let reference = args.registry.pinned(&client, reference)?;
     let manifest = client.get_manifest(&reference)?;
     let subject = Subject {
         digest: manifest.digest,

@@ -130,7 +130,7 @@ pub(crate) fn attest(args: &AttestArgs) -> anyhow::Result<ExitCode> {
     })?;
     let signer = cmd::sign::load_signer(&args.key)?;
     let client = args.registry.client()?;
-    let image = cosign_store::resolve(&client, &args.reference)?;
+    let image = cosign_store::resolve(&client, &args.reference, args.registry.platform.as_ref())?;
     let stmt = statement(
         Some(&image.repository),
         &image.digest,
@@ -178,7 +178,7 @@ pub(crate) fn attest(args: &AttestArgs) -> anyhow::Result<ExitCode> {
 pub(crate) fn verify(args: &VerifyAttestationArgs) -> anyhow::Result<ExitCode> {
     let trust = trust(args.key.as_deref(), &args.keyless)?;
     let client = args.registry.client()?;
-    let image = cosign_store::resolve(&client, &args.reference)?;
+    let image = cosign_store::resolve(&client, &args.reference, args.registry.platform.as_ref())?;
     let want = args.predicate_type.as_str();
     let mut checked: Vec<(&'static str, String, Result<VerifiedStatement, String>)> = Vec::new();
 

@@ -8,7 +8,7 @@
 //! type and size), the existing attachment manifest, and the referrers index.
 
 use anyhow::Context as _;
-use tollgate_registry::{BlockingClient, Document, Error, MediaType, Reference};
+use tollgate_registry::{BlockingClient, Document, Error, MediaType, Platform, Reference};
 use tollgate_verifier::cosign::image::attach::{
     self, Attachment, AttachmentManifest, EMPTY_CONFIG, NewLayer, Subject,
 };
@@ -45,14 +45,23 @@ impl Image {
 }
 
 /// Parses `text` and resolves it: a tag to the digest it points at now, a digest to itself
-/// (confirming the registry has it). Reads the manifest only.
-pub(crate) fn resolve(client: &BlockingClient, text: &str) -> anyhow::Result<Image> {
+/// (confirming the registry has it); with `platform` (--platform), an index to that platform's
+/// manifest. Reads manifests only.
+pub(crate) fn resolve(
+    client: &BlockingClient,
+    text: &str,
+    platform: Option<&Platform>,
+) -> anyhow::Result<Image> {
     let given: Reference = text.parse()?;
     anyhow::ensure!(
         given.target().is_some(),
         "{text}: name a tag or a digest (REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:...)"
     );
-    let manifest = client.get_manifest(&given)?;
+    let pinned = match platform {
+        Some(p) => given.with_digest(&client.resolve_platform(&given, p)?),
+        None => given.clone(),
+    };
+    let manifest = client.get_manifest(&pinned)?;
     let media_type = manifest
         .media_type
         .clone()

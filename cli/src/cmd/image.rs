@@ -206,7 +206,7 @@ pub(crate) fn sign(args: &SignImageArgs) -> anyhow::Result<ExitCode> {
     let annotations: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
     let signer = cmd::sign::load_signer(&args.key)?;
     let client = args.registry.client()?;
-    let image = cosign_store::resolve(&client, &args.reference)?;
+    let image = cosign_store::resolve(&client, &args.reference, args.registry.platform.as_ref())?;
     let identity = signed_identity(args, &image)?;
     let mut written = Vec::new();
     if args.format.legacy() {
@@ -361,7 +361,7 @@ pub(crate) fn verify(args: &VerifyImageArgs) -> anyhow::Result<ExitCode> {
     let trust = trust(args.key.as_deref(), &args.keyless)?;
     let required: BTreeMap<String, String> = args.annotations.iter().cloned().collect();
     let client = args.registry.client()?;
-    let image = cosign_store::resolve(&client, &args.reference)?;
+    let image = cosign_store::resolve(&client, &args.reference, args.registry.platform.as_ref())?;
     let rule = identity_rule(args.identity, &args.reference, &image)?;
     let mut checked = Vec::new();
 

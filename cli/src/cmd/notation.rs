@@ -168,7 +168,7 @@ pub(crate) fn sign_image(
 ) -> anyhow::Result<ExitCode> {
     let (signer, chain) = signing_material(key, opts)?;
     let client = registry.client()?;
-    let image = cosign_store::resolve(&client, reference)?;
+    let image = cosign_store::resolve(&client, reference, registry.platform.as_ref())?;
     let descriptor = Descriptor {
         media_type: image.media_type.as_str().to_owned(),
         artifact_type: None,
@@ -402,7 +402,7 @@ pub(crate) fn verify_image(
         layout_signatures(reference)?
     } else {
         let client = registry.client()?;
-        let image = cosign_store::resolve(&client, reference)?;
+        let image = cosign_store::resolve(&client, reference, registry.platform.as_ref())?;
         let found = registry_signatures(&client, &image)?;
         (subject_of(&image), found)
     };

@@ -22,6 +22,7 @@ pub(crate) fn pull_model(args: &PullModelArgs) -> anyhow::Result<ExitCode> {
         .parse()
         .with_context(|| format!("{}: not a registry reference", args.reference))?;
     let client = args.registry.client()?;
+    let reference = args.registry.pinned(&client, reference)?;
     let manifest = client.get_manifest(&reference)?;
     let Document::Manifest(image) = &manifest.document else {
         anyhow::bail!(

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use anyhow::{Context, bail};
 use clap::Args;
 use tollgate_registry::{
-    BlockingClient, Credential, Credentials, Options, Platform, Secret, parse_platform,
+    BlockingClient, Credential, Credentials, Options, Platform, Reference, Secret, parse_platform,
 };
 
 /// Longest password accepted on stdin.
@@ -47,6 +47,18 @@ fn platform_arg(text: &str) -> Result<Platform, String> {
 }
 
 impl RegistryArgs {
+    /// `r`, or with --platform and an index at `r`, that platform's manifest by digest.
+    pub(crate) fn pinned(
+        &self,
+        client: &BlockingClient,
+        r: Reference,
+    ) -> anyhow::Result<Reference> {
+        Ok(match &self.platform {
+            Some(p) => r.with_digest(&client.resolve_platform(&r, p)?),
+            None => r,
+        })
+    }
+
     /// A client configured from the command line.
     pub(crate) fn client(&self) -> anyhow::Result<BlockingClient> {
         let mut options = if self.plain_http {

@@ -37,6 +37,7 @@ pub(crate) fn verify_model_ref(args: &VerifyModelArgs, trust: &Trust) -> anyhow:
         format!("{shown}: not a registry reference (REGISTRY/REPO:TAG); to verify a model on disk pass --signature SIG")
     })?;
     let client = args.registry.client()?;
+    let reference = args.registry.pinned(&client, reference)?;
     let manifest = client.get_manifest(&reference)?;
     let pinned = format!("{}@{}", shown, manifest.digest);
     let Document::Manifest(image) = &manifest.document else {
