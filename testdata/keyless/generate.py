@@ -11,9 +11,13 @@ by the CT key over the RFC 6962 precertificate entry; and, for a small determini
 - att/: a legacy cosign `.att` layer (DSSE envelope of an in-toto statement, with an intoto
   v0.0.2 entry and its SET),
 - referrer/: Sigstore bundles v0.3 (DSSE, dsse v0.0.1 entries with an inclusion promise and an
-  inclusion proof in a three-leaf tree under a signed checkpoint) for cosign v3's image
+  inclusion proof in a six-leaf tree under a signed checkpoint) for cosign v3's image
   signature (predicate https://sigstore.dev/cosign/sign/v1) and for an attestation, keyless,
-  and an image signature made with a self-managed key (key.pub) whose entry was logged too.
+  and an image signature made with a self-managed key (key.pub) whose entry was logged too;
+- model/ and model.sig: a tiny model directory and its keyless OpenSSF model signing v1.0
+  bundle, as model_signing's `sign sigstore` writes it (v0.3, certificate, dsse v0.0.1 entry).
+
+All logged entries (bundles 0-2, legacy 3-4, model 5) form one RFC 6962 tree of six leaves.
 
 Every signature is real (ECDSA P-256, SHA-256); nothing is checked by this script, tollgate's
 tests verify it. Needs python3-cryptography. Run: python3 testdata/keyless/generate.py
@@ -314,7 +318,7 @@ write_json(
     },
 )
 
-# Bundle referrers (cosign v3): v0.3, dsse v0.0.1 entries in a three-leaf tree: the keyless
+# Bundle referrers (cosign v3): v0.3, dsse v0.0.1 entries in a six-leaf tree (below): the keyless
 # image signature, the keyless attestation, and an image signature made with a self-managed
 # key (key.pub) that was logged too.
 key_key = ec.generate_private_key(ec.SECP256R1())
@@ -353,12 +357,88 @@ def node(left: bytes, right: bytes) -> bytes:
     return sha256(b"\x01" + left + right)
 
 
-# RFC 6962 tree of three leaves: root = H(H(l0, l1), l2).
-leaves = [sha256(b"\x00" + body) for _, body in entries]
-root = node(node(leaves[0], leaves[1]), leaves[2])
-proofs = [[leaves[1], leaves[2]], [leaves[0], leaves[2]], [node(leaves[0], leaves[1])]]
+def split(n: int) -> int:
+    """RFC 6962: the largest power of two smaller than n."""
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return k
+
+
+def mth(hashes: list) -> bytes:
+    """RFC 6962 Merkle tree hash over leaf hashes."""
+    if len(hashes) == 1:
+        return hashes[0]
+    k = split(len(hashes))
+    return node(mth(hashes[:k]), mth(hashes[k:]))
+
+
+def audit_path(m: int, hashes: list) -> list:
+    """RFC 6962 PATH(m, D[n]), leaf to root."""
+    if len(hashes) == 1:
+        return []
+    k = split(len(hashes))
+    if m < k:
+        return audit_path(m, hashes[:k]) + [mth(hashes[k:])]
+    return audit_path(m - k, hashes[k:]) + [mth(hashes[:k])]
+
+
+# A keyless model signature as model_signing's `sign sigstore` writes it: OMS v1.0 statement
+# (files serialization, sha256) over a tiny model, DSSE, a dsse v0.0.1 entry (index 5).
+MODEL_FILES = {
+    "README.md": b"# keyless test model\n",
+    "config.json": b'{"hidden_size":8,"layers":2}\n',
+    "weights/layer0.bin": bytes(range(64)),
+}
+for rel, data in MODEL_FILES.items():
+    write(f"model/{rel}", data)
+model_resources = [
+    {"name": rel, "algorithm": "sha256", "digest": sha256(data).hex()}
+    for rel, data in sorted(MODEL_FILES.items())
+]
+model_root = sha256(b"".join(bytes.fromhex(r["digest"]) for r in model_resources)).hex()
+model_stmt = json.dumps(
+    {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "model", "digest": {"sha256": model_root}}],
+        "predicateType": "https://model_signing/signature/v1.0",
+        "predicate": {
+            "serialization": {
+                "method": "files",
+                "allow_symlinks": False,
+                "ignore_paths": [".gitignore", ".github", ".gitattributes", ".git"],
+                "hash_type": "sha256",
+            },
+            "resources": model_resources,
+        },
+    },
+    indent=2,
+).encode()
+model_env, model_sig = envelope(model_stmt)
+model_body = canonical(
+    {
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "envelopeHash": {
+                "algorithm": "sha256",
+                "value": sha256(json.dumps(model_env, separators=(",", ":")).encode()).hex(),
+            },
+            "payloadHash": {"algorithm": "sha256", "value": sha256(model_stmt).hex()},
+            "signatures": [{"signature": b64(model_sig), "verifier": b64(leaf_pem)}],
+        },
+    }
+)
+
+# RFC 6962 tree of six leaves: the three bundle entries (0-2), the legacy hashedrekord (3) and
+# intoto (4) entries, and the model signature's entry (5).
+bodies = [body for _, body in entries] + [hashedrekord, intoto, model_body]
+leaves = [sha256(b"\x00" + body) for body in bodies]
+TREE_SIZE = len(leaves)
+root = mth(leaves)
+proofs = [audit_path(i, leaves) for i in range(TREE_SIZE)]
 origin = "rekor.tollgate.test - 1"
-note = f"{origin}\n3\n{b64(root)}\n"
+note = f"{origin}\n{TREE_SIZE}\n{b64(root)}\n"
 note_sig = sign(rekor_key, note.encode())
 checkpoint = f"{note}\n\u2014 rekor.tollgate.test {b64(rekor_id[:4] + note_sig)}\n"
 for index, (name, (env, body)) in enumerate(zip(("sign", "attest", "sign-key"), entries)):
@@ -378,7 +458,7 @@ for index, (name, (env, body)) in enumerate(zip(("sign", "attest", "sign-key"), 
             "inclusionProof": {
                 "logIndex": str(index),
                 "rootHash": b64(root),
-                "treeSize": "3",
+                "treeSize": str(TREE_SIZE),
                 "hashes": [b64(h) for h in proofs[index]],
                 "checkpoint": {"envelope": checkpoint},
             },
@@ -393,6 +473,37 @@ for index, (name, (env, body)) in enumerate(zip(("sign", "attest", "sign-key"), 
             "dsseEnvelope": env,
         },
     )
+
+
+def tlog_entry(index: int, body: bytes) -> dict:
+    return {
+        "logIndex": str(index),
+        "logId": {"keyId": b64(rekor_id)},
+        "kindVersion": {"kind": "dsse", "version": "0.0.1"},
+        "integratedTime": str(INTEGRATED),
+        "inclusionPromise": {"signedEntryTimestamp": set_for(body, index)["SignedEntryTimestamp"]},
+        "inclusionProof": {
+            "logIndex": str(index),
+            "rootHash": b64(root),
+            "treeSize": str(TREE_SIZE),
+            "hashes": [b64(h) for h in proofs[index]],
+            "checkpoint": {"envelope": checkpoint},
+        },
+        "canonicalizedBody": b64(body),
+    }
+
+
+write_json(
+    "model.sig",
+    {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "certificate": {"rawBytes": b64(leaf_der)},
+            "tlogEntries": [tlog_entry(5, model_body)],
+        },
+        "dsseEnvelope": model_env,
+    },
+)
 
 
 def public_key(key, start):
@@ -437,3 +548,4 @@ write_json(
 )
 write("image/digest.txt", f"sha256:{image_hex}\n".encode())
 print(f"image sha256:{image_hex}")
+print(f"model root sha256:{model_root}")

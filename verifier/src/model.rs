@@ -5,7 +5,9 @@
 //! certificate methods, and verification in the opposite order. Verification runs in two
 //! steps with a proof between them: [`verify_signature`] checks the bundle, the signer and the
 //! statement and returns a [`SignedModel`] (constructible only there); [`verify_model`] re-hashes
-//! the model with the serialization that signature records and compares.
+//! the model with the serialization that signature records and compares. Keyless (Sigstore)
+//! signatures are checked by [`crate::sigstore::verify`] over the root digest the statement
+//! claims ([`claimed_root_digest`]); [`SignedModel::from_sigstore`] takes its proof.
 //!
 //! Deliberate differences from model_signing 1.1.1: every serialization is re-hashed (its CLI
 //! only re-hashes files + sha256); certificate validity is checked at a chosen time (default
@@ -22,6 +24,7 @@ use crate::dsse::{DsseError, Envelope};
 use crate::intoto::{self, Statement, StatementError, Subject};
 use crate::keys::{KeyError, PublicKey, Signer};
 use crate::manifest::{self, Diff, HashConfig, Manifest, ManifestError, ResourceKey};
+use crate::sigstore;
 use crate::walk::{self, SymlinkPolicy, WalkOptions};
 use crate::x509::{self, Certificate, X509Error};
 
@@ -155,10 +158,18 @@ pub enum SignedBy {
     Key(Digest),
     /// A certificate, by subject.
     Certificate(String),
+    /// A keyless (Sigstore) signature: the verified Fulcio certificate's identity.
+    Keyless {
+        /// The certificate's SAN (URI or email).
+        identity: String,
+        /// The OIDC issuer that authenticated the signer.
+        issuer: String,
+    },
 }
 
 /// A signature that verified: the signed manifest and who signed it. Only
-/// [`verify_signature`] makes one.
+/// [`verify_signature`] and [`SignedModel::from_sigstore`] (from a verified Sigstore bundle)
+/// make one.
 #[derive(Debug)]
 pub struct SignedModel {
     manifest: Manifest,
@@ -181,6 +192,73 @@ impl SignedModel {
     pub fn signer(&self) -> &SignedBy {
         &self.signer
     }
+
+    /// The signed model of a Sigstore bundle that [`sigstore::verify`] accepted (keyless, or a
+    /// key with a transparency-log entry): the verified DSSE payload must be a model signature
+    /// statement whose root digest is the artifact digest sigstore-verify checked.
+    pub fn from_sigstore(verified: &sigstore::Verified) -> Result<Self, ModelError> {
+        let (payload_type, payload) = verified.dsse_payload().ok_or_else(|| {
+            ModelError::Invalid(
+                "bundle holds a messageSignature, not the DSSE envelope a model signature uses"
+                    .into(),
+            )
+        })?;
+        if payload_type != intoto::PAYLOAD_TYPE {
+            return Err(ModelError::Invalid(format!(
+                "DSSE payloadType is {payload_type:?}, expected {:?}",
+                intoto::PAYLOAD_TYPE
+            )));
+        }
+        let statement = Statement::parse(payload)?;
+        let (manifest, subject_name) = manifest_of(&statement)?;
+        // sigstore-verify checked that this digest is a subject of the statement; the model is
+        // compared with the manifest, so both must name the same root.
+        let root = manifest.root_digest();
+        if verified.sha256() != Some(&root) {
+            return Err(ModelError::Invalid(format!(
+                "the Sigstore bundle was verified for {}, not for the statement's root digest {root}",
+                verified
+                    .sha256()
+                    .map_or_else(|| "no digest".to_owned(), ToString::to_string)
+            )));
+        }
+        let signer = match verified.signer() {
+            sigstore::Signer::Key(fingerprint) => SignedBy::Key(*fingerprint),
+            sigstore::Signer::Certificate(id) => SignedBy::Keyless {
+                identity: id.san.clone(),
+                issuer: id.issuer.clone(),
+            },
+        };
+        Ok(Self {
+            manifest,
+            subject_name,
+            signer,
+        })
+    }
+}
+
+/// The root digest a model signature's statement claims, read *without* verifying anything:
+/// keyless verification hands it to [`sigstore::verify`] as the DSSE subject to check, and
+/// [`SignedModel::from_sigstore`] then re-reads the verified payload.
+pub fn claimed_root_digest(bundle: &Bundle) -> Result<Digest, ModelError> {
+    let Content::DsseEnvelope(envelope) = &bundle.content else {
+        return Err(ModelError::Invalid(
+            "bundle holds a messageSignature, not the DSSE envelope a model signature uses".into(),
+        ));
+    };
+    let statement = Statement::parse(envelope.payload())?;
+    let [subject] = statement.subject.as_slice() else {
+        return Err(ModelError::Invalid(format!(
+            "statement has {} subjects; a model signature has exactly one",
+            statement.subject.len()
+        )));
+    };
+    let hex = subject
+        .digest
+        .get("sha256")
+        .ok_or_else(|| ModelError::Invalid("subject has no sha256 digest".into()))?;
+    Digest::from_hex(HashAlgorithm::Sha256, hex)
+        .map_err(|e| ModelError::Invalid(format!("subject digest: {e}")))
 }
 
 /// Checks a bundle's signature, signer and statement (not the model's files).
@@ -232,6 +310,12 @@ fn signer_key(bundle: &Bundle, trust: &Trust) -> Result<(PublicKey, SignedBy), M
             x509::verify_chain(leaf, intermediates, roots, *at, x509::Usage::CodeSigning)?;
             Ok((PublicKey::from_spki_der(leaf.spki_der())?, SignedBy::Certificate(leaf.subject())))
         }
+        (Trust::Key(_), VerificationMaterial::Certificate(_)) => Err(ModelError::Invalid(
+            "the signature is keyless (Sigstore: one Fulcio certificate), not made with a key; verify it with --certificate-identity and --certificate-oidc-issuer instead of --key".into(),
+        )),
+        (Trust::Roots { .. }, VerificationMaterial::Certificate(_)) => Err(ModelError::Invalid(
+            "the signature is keyless (Sigstore: one Fulcio certificate and a log entry); verify it with --certificate-identity and --certificate-oidc-issuer (and --trusted-root for a private Sigstore) instead of --ca".into(),
+        )),
         (Trust::Key(_), _) => Err(ModelError::Invalid(
             "the signature was made with a certificate; verify it with --ca ROOT_PEM instead of --key".into(),
         )),

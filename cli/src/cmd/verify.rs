@@ -10,10 +10,12 @@ use serde_json::{Value, json};
 use tollgate_verifier::bundle::{Bundle, BundleError};
 use tollgate_verifier::keys::PublicKey;
 use tollgate_verifier::manifest::Diff;
-use tollgate_verifier::model::{self, ModelError, SignedBy, Trust, VerifyOptions};
+use tollgate_verifier::model::{self, ModelError, SignedBy, SignedModel, Trust, VerifyOptions};
+use tollgate_verifier::sigstore::{self, Artifact, SigstoreBundle, Verified};
 use tollgate_verifier::x509::Certificate;
 
 use crate::args::MAX_THREADS;
+use crate::cmd::keyless::{self, KEYLESS_FLAGS, KeylessArgs};
 use crate::output::{self, OutputFormat};
 use crate::progress::Bar;
 use crate::{cmd, exit};
@@ -32,7 +34,7 @@ pub(crate) struct VerifyArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum VerifyCommand {
-    Model(VerifyModelArgs),
+    Model(Box<VerifyModelArgs>),
     Blob(cmd::blob::VerifyBlobArgs),
     Layout(cmd::layout::VerifyLayoutArgs),
     Image(cmd::image::VerifyImageArgs),
@@ -41,7 +43,9 @@ pub(crate) enum VerifyCommand {
 
 /// Verify a model against an OpenSSF model signing signature.
 ///
-/// Checks the signature with the given key or CA roots, then re-hashes the model with the
+/// Checks the signature with the given key or CA roots, or keyless (Sigstore: a Fulcio
+/// certificate for --certificate-identity/--certificate-oidc-issuer and its Rekor entry,
+/// against --trusted-root or the public-good root), then re-hashes the model with the
 /// serialization the signature records (files or shards, any hash) and lists every extra,
 /// missing and changed file. Without --signature, REF is a model artifact in a registry: the
 /// signatures attached to it are checked and compared with its layer names and digests
@@ -51,6 +55,9 @@ pub(crate) enum VerifyCommand {
   tollgate verify model ./llama-3-8b --signature model.sig --key release.pub
   tollgate verify model ./llama-3-8b --signature model.sig --ca root-ca.pem
   tollgate verify model ./llama-3-8b --signature model.sig --ca root-ca.pem --at 2026-01-01T00:00:00Z
+  tollgate verify model ./llama-3-8b --signature model.sig \
+    --certificate-identity https://github.com/OWNER/REPO/.github/workflows/release.yml@refs/heads/main \
+    --certificate-oidc-issuer https://token.actions.githubusercontent.com
   tollgate verify model ./m --signature m.sig --key release.pub --ignore-unsigned-files --output json
   tollgate verify model registry.example/models/llama-3-8b:v1 --key release.pub")]
 pub(crate) struct VerifyModelArgs {
@@ -66,16 +73,20 @@ pub(crate) struct VerifyModelArgs {
     #[arg(
         long,
         value_name = "PUB",
-        required_unless_present = "ca",
-        conflicts_with = "ca"
+        required_unless_present_any = KEYLESS_FLAGS.into_iter().chain(["ca"]),
+        conflicts_with_all = KEYLESS_FLAGS.into_iter().chain(["ca"])
     )]
     pub(crate) key: Option<PathBuf>,
     /// Root CA certificates (PEM) the signing certificate must chain to; repeatable.
-    #[arg(long, value_name = "ROOT_PEM")]
+    #[arg(long, value_name = "ROOT_PEM", conflicts_with_all = KEYLESS_FLAGS)]
     pub(crate) ca: Vec<PathBuf>,
-    /// Check certificates at this time (RFC 3339) instead of now.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    /// Check certificates at this time (RFC 3339) instead of now (not keyless: Sigstore
+    /// checks the certificate at the log's verified signing time).
+    #[arg(long, value_name = "TIME", value_parser = parse_time, conflicts_with_all = KEYLESS_FLAGS)]
     pub(crate) at: Option<SystemTime>,
+    /// Keyless identity policy and Sigstore trust root.
+    #[command(flatten)]
+    pub(crate) keyless: KeylessArgs,
     /// Hash only the files the signature names; unsigned files on disk are not reported.
     #[arg(long)]
     pub(crate) ignore_unsigned_files: bool,
@@ -156,9 +167,10 @@ fn verify_model(args: &VerifyModelArgs) -> anyhow::Result<ExitCode> {
         Err(err @ BundleError::TooLarge { .. }) => return rejected(args, &err.to_string()),
         Err(err) => return rejected(args, &format!("{}: {err}", signature.display())),
     };
-    let signed = match model::verify_signature(&bundle, &trust) {
-        Ok(s) => s,
-        Err(err) => return rejected(args, &format!("{}: {err}", signature.display())),
+    let (signed, proof) = match check_signature(&bundle, &trust) {
+        Ok(Ok(s)) => s,
+        Ok(Err(reason)) => return rejected(args, &format!("{}: {reason}", signature.display())),
+        Err(err) => return Err(err.context(signature.display().to_string())),
     };
     let mut options = VerifyOptions {
         extra_ignores: args.ignore.clone(),
@@ -180,21 +192,22 @@ fn verify_model(args: &VerifyModelArgs) -> anyhow::Result<ExitCode> {
         Err(ModelError::Manifest(err)) => return Err(err.into()),
         Err(err) => return rejected(args, &err.to_string()),
     };
-    let signer = match signed.signer() {
-        SignedBy::Key(fp) => format!("key {fp}"),
-        SignedBy::Certificate(subject) => format!("certificate {subject}"),
-    };
+    let signer = signer_text(&signed, proof.as_ref());
     let root = signed.manifest().root_digest();
     let verified = verification.diff.is_empty();
     match args.output {
-        OutputFormat::Json => output::print_json(&json!({
-            "verified": verified,
-            "model": args.path,
-            "root": root.to_string(),
-            "signer": signer,
-            "serialization": signed.manifest().serialization().to_json(),
-            "differences": diff_json(&verification.diff),
-        }))?,
+        OutputFormat::Json => output::print_json(&with_proof(
+            json!({
+                "verified": verified,
+                "model": args.path,
+                "root": root.to_string(),
+                "signer": signer,
+                "serialization": signed.manifest().serialization().to_json(),
+                "differences": diff_json(&verification.diff),
+            }),
+            proof.as_ref(),
+            &trust,
+        ))?,
         OutputFormat::Text if verified => output::print(&format!(
             "verified: {} matches {} ({root}, signed by {signer})\n",
             args.path.display(),
@@ -210,7 +223,82 @@ fn verify_model(args: &VerifyModelArgs) -> anyhow::Result<ExitCode> {
     Ok(if verified { exit::OK } else { exit::rejected() })
 }
 
-fn trust(args: &VerifyModelArgs) -> anyhow::Result<Trust> {
+/// What `verify model` trusts: a key or CA roots (model_signing's own methods), or a keyless
+/// Sigstore identity checked by `sigstore::verify`.
+pub(crate) enum ModelTrust {
+    /// `--key` or `--ca`.
+    Oms(Trust),
+    /// The keyless flags.
+    Keyless(Box<sigstore::Trust>),
+}
+
+/// Checks a model signature with `trust`. `Ok(Err(reason))` means rejected (exit 1); `Err` is
+/// an input error (exit 2). Keyless: the root digest the statement claims is the artifact
+/// sigstore-verify checks as a DSSE subject, and the model is read from the verified payload.
+pub(crate) fn check_signature(
+    bundle: &Bundle,
+    trust: &ModelTrust,
+) -> anyhow::Result<Result<(SignedModel, Option<Verified>), String>> {
+    let trust = match trust {
+        ModelTrust::Oms(trust) => {
+            return Ok(model::verify_signature(bundle, trust)
+                .map(|s| (s, None))
+                .map_err(|e| e.to_string()));
+        }
+        ModelTrust::Keyless(trust) => trust,
+    };
+    let root = match model::claimed_root_digest(bundle) {
+        Ok(root) => root,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    // The parsed bundle keeps tlog entries verbatim; sigstore-verify reads its own parse.
+    let sigstore_bundle = match SigstoreBundle::from_json(&bundle.to_json_bytes()) {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let verified = match sigstore::verify(&sigstore_bundle, Artifact::Sha256(&root), trust) {
+        Ok(v) => v,
+        Err(e) if e.is_rejection() => return Ok(Err(e.to_string())),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(SignedModel::from_sigstore(&verified)
+        .map(|s| (s, Some(verified)))
+        .map_err(|e| e.to_string()))
+}
+
+/// Who signed, for people.
+pub(crate) fn signer_text(signed: &SignedModel, proof: Option<&Verified>) -> String {
+    match (signed.signer(), proof) {
+        (_, Some(proof)) => keyless::describe(proof),
+        (SignedBy::Key(fp), None) => format!("key {fp}"),
+        (SignedBy::Certificate(subject), None) => format!("certificate {subject}"),
+        (SignedBy::Keyless { identity, issuer }, None) => format!("{identity} (issuer {issuer})"),
+    }
+}
+
+/// Adds the keyless proof's fields (identity, issuer, log index, times, trust root) to a JSON
+/// result.
+pub(crate) fn with_proof(mut value: Value, proof: Option<&Verified>, trust: &ModelTrust) -> Value {
+    if let (Some(proof), ModelTrust::Keyless(trust), Value::Object(o)) = (proof, trust, &mut value)
+        && let Value::Object(p) = keyless::proof_json(proof, trust)
+    {
+        for (k, v) in p {
+            if k != "signer" {
+                o.insert(k, v);
+            }
+        }
+    }
+    value
+}
+
+fn trust(args: &VerifyModelArgs) -> anyhow::Result<ModelTrust> {
+    if args.key.is_none() && args.ca.is_empty() {
+        return Ok(ModelTrust::Keyless(Box::new(args.keyless.trust(None)?)));
+    }
+    oms_trust(args).map(ModelTrust::Oms)
+}
+
+fn oms_trust(args: &VerifyModelArgs) -> anyhow::Result<Trust> {
     if let Some(key) = &args.key {
         let bytes = cmd::read_bounded(key, 1 << 20, "a public key")?;
         let key = PublicKey::from_pem(&bytes)

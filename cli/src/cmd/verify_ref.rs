@@ -3,9 +3,9 @@
 //!
 //! Steps, in order: read the manifest REF names (bounded, digest-checked); turn its layers
 //! into file names (the same safety checks as `pull model`); find the Sigstore bundle
-//! referrers of that manifest digest; check each bundle with the key or CA roots as `verify
-//! model` does; for a signature that verifies, compare its resources (name, sha256 of the
-//! whole file) with the layers (title, digest). A layer digest is the sha256 of the blob, and a
+//! referrers of that manifest digest; check each bundle with the key, CA roots or keyless
+//! identity as `verify model` does; for a signature that verifies, compare its resources
+//! (name, sha256 of the whole file) with the layers (title, digest). A layer digest is the sha256 of the blob, and a
 //! raw layer's blob is the file, so equal digests mean equal files, and every puller that checks
 //! digests (tollgate, oras, containerd) gets exactly the signed bytes. Signatures over shards or
 //! other hashes cannot be compared with layer digests: they are refused with a pointer to
@@ -18,15 +18,17 @@ use serde_json::{Value, json};
 use tollgate_registry::{Document, Reference};
 use tollgate_verifier::digest::HashAlgorithm;
 use tollgate_verifier::manifest::{Manifest, Method, Resource, ResourceKey, Serialization};
-use tollgate_verifier::model::{self, SignedBy, Trust};
 use tollgate_verifier::oci::Descriptor;
 
-use crate::cmd::verify::VerifyModelArgs;
+use crate::cmd::verify::{ModelTrust, VerifyModelArgs, check_signature, signer_text, with_proof};
 use crate::cmd::{modelpack, referrer};
 use crate::exit;
 use crate::output::{self, OutputFormat};
 
-pub(crate) fn verify_model_ref(args: &VerifyModelArgs, trust: &Trust) -> anyhow::Result<ExitCode> {
+pub(crate) fn verify_model_ref(
+    args: &VerifyModelArgs,
+    trust: &ModelTrust,
+) -> anyhow::Result<ExitCode> {
     let shown = args.path.display().to_string();
     if std::fs::symlink_metadata(&args.path).is_ok() {
         anyhow::bail!(
@@ -66,12 +68,13 @@ pub(crate) fn verify_model_ref(args: &VerifyModelArgs, trust: &Trust) -> anyhow:
                 continue;
             }
         };
-        let signed = match model::verify_signature(bundle, trust) {
-            Ok(s) => s,
-            Err(e) => {
+        let (signed, proof) = match check_signature(bundle, trust) {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
                 reasons.push(format!("signature {}: {e}", f.referrer));
                 continue;
             }
+            Err(e) => return Err(e.context(format!("signature {}", f.referrer))),
         };
         let ser = signed.manifest().serialization();
         if ser.method != Method::Files || ser.hash_type != HashAlgorithm::Sha256 {
@@ -85,23 +88,24 @@ pub(crate) fn verify_model_ref(args: &VerifyModelArgs, trust: &Trust) -> anyhow:
         }
         let actual = layer_manifest(&layers, ser, signed.manifest(), args);
         let diff = signed.manifest().diff(&actual);
-        let signer = match signed.signer() {
-            SignedBy::Key(fp) => format!("key {fp}"),
-            SignedBy::Certificate(subject) => format!("certificate {subject}"),
-        };
+        let signer = signer_text(&signed, proof.as_ref());
         let root = signed.manifest().root_digest();
         if diff.is_empty() {
             match args.output {
-                OutputFormat::Json => output::print_json(&json!({
-                    "verified": true,
-                    "model": pinned,
-                    "digest": manifest.digest.to_string(),
-                    "signature": f.referrer.to_string(),
-                    "root": root.to_string(),
-                    "signer": signer,
-                    "serialization": ser.to_json(),
-                    "differences": diff_json(&diff),
-                }))?,
+                OutputFormat::Json => output::print_json(&with_proof(
+                    json!({
+                        "verified": true,
+                        "model": pinned,
+                        "digest": manifest.digest.to_string(),
+                        "signature": f.referrer.to_string(),
+                        "root": root.to_string(),
+                        "signer": signer,
+                        "serialization": ser.to_json(),
+                        "differences": diff_json(&diff),
+                    }),
+                    proof.as_ref(),
+                    trust,
+                ))?,
                 OutputFormat::Text => output::print(&format!(
                     "verified: {pinned} matches signature {} ({root}, signed by {signer}; {} files, by layer digest)\n",
                     f.referrer,

@@ -330,3 +330,58 @@ fn ignore_unsigned_files_and_unsafe_names() {
     let missing = verify_model(&signed, dir.path(), &lenient, &NoProgress).unwrap();
     assert_eq!(missing.diff.missing, ["LICENSE"]);
 }
+
+/// The keyless model signature of `testdata/keyless` (see its README): checked by
+/// `sigstore::verify` over the claimed root, then compared with the model like any other.
+#[test]
+fn keyless_model_signature_verifies_through_sigstore() {
+    let dir = vectors().join("../keyless");
+    let raw = std::fs::read(dir.join("model.sig")).unwrap();
+    let bundle = Bundle::parse(&raw).unwrap();
+    let root = claimed_root_digest(&bundle).unwrap();
+    let trust = |identity: &str| sigstore::Trust::Keyless {
+        policy: sigstore::IdentityPolicy::new(
+            sigstore::Matcher::exact(identity),
+            sigstore::Matcher::exact("https://token.actions.githubusercontent.com"),
+        ),
+        root: sigstore::TrustRoot::from_file(&dir.join("trusted_root.json")).unwrap(),
+    };
+    let identity =
+        "https://github.com/tollgate-test/app/.github/workflows/release.yml@refs/heads/main";
+    let sb = sigstore::SigstoreBundle::from_json(&raw).unwrap();
+    let verified =
+        sigstore::verify(&sb, sigstore::Artifact::Sha256(&root), &trust(identity)).unwrap();
+    let signed = SignedModel::from_sigstore(&verified).unwrap();
+    assert_eq!(signed.manifest().root_digest(), root);
+    assert!(matches!(signed.signer(), SignedBy::Keyless { identity: i, .. } if i == identity));
+    let checked = verify_model(
+        &signed,
+        &dir.join("model"),
+        &VerifyOptions::default(),
+        &NoProgress,
+    )
+    .unwrap();
+    assert!(checked.diff.is_empty(), "{}", checked.diff);
+
+    // Another identity is refused by sigstore::verify, so no SignedModel can be made.
+    assert!(
+        sigstore::verify(
+            &sb,
+            sigstore::Artifact::Sha256(&root),
+            &trust("https://example.com/other")
+        )
+        .is_err()
+    );
+    // The same proof for any other digest does not make a SignedModel.
+    let other = Digest::sha256(b"not the model");
+    assert!(sigstore::verify(&sb, sigstore::Artifact::Sha256(&other), &trust(identity)).is_err());
+    // The key and CA methods point to the keyless flags.
+    let key = public_key("signing-key.pub.pem");
+    let err = verify_signature(&bundle, &Trust::Key(key))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("keyless") && err.contains("--certificate-identity"),
+        "{err}"
+    );
+}
