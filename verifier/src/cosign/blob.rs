@@ -296,7 +296,9 @@ pub fn parse_signature(bytes: &[u8]) -> Result<Vec<u8>, BlobError> {
     if text.is_empty() {
         return Err(BlobError::Malformed("signature file is empty".into()));
     }
-    if text.first() == Some(&b'{') {
+    // A raw signature (Ed25519: 64 arbitrary bytes) may start with `{` too: only refuse JSON.
+    if text.first() == Some(&b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok()
+    {
         return Err(BlobError::Malformed(
             "the signature file is JSON: pass a bundle with --bundle".into(),
         ));

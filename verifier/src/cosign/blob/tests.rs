@@ -225,6 +225,13 @@ fn signature_files_are_base64_or_raw() {
         assert!(err.to_string().contains(says), "{err}");
     }
     assert!(parse_signature(&vec![b'A'; 100_000]).is_err());
+    // A raw Ed25519 signature is 64 arbitrary bytes: one that starts with `{` (or with
+    // whitespace, then `{`) is still a raw signature, not JSON.
+    for lead in [&b"{"[..], b" {", b"\n{"] {
+        let mut ed25519: Vec<u8> = lead.to_vec();
+        ed25519.extend((0..64 - lead.len()).map(|i| (i * 37 + 5) as u8));
+        assert_eq!(parse_signature(&ed25519).unwrap(), ed25519);
+    }
 }
 
 fn rejects(bundle: &str, key: &PublicKey) -> BlobError {
